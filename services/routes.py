@@ -1,0 +1,64 @@
+"""The single route table: every HTTP route, the function that serves it and who may call it.
+
+Plain data with no Pulumi or Flask import: `infra/` turns it into API Gateway routes,
+`local/` into the local gateway, and a test proves the Flask apps serve exactly these routes.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
+"""Only Cognito access tokens carry this scope, so requiring it keeps ID tokens out."""
+
+ADMIN_GROUP = "admin"
+
+
+class Access(StrEnum):
+    PUBLIC = "public"  # no authorizer
+    USER = "user"  # a valid access token
+    ADMIN = "admin"  # a valid access token; the app also checks the admin group
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: str  # "module.attribute" of the Lambda entry
+    packages: tuple[str, ...]  # source packages shipped in the code archive
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway syntax: /products/{id}
+    function: str
+    access: Access
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def protected(self) -> bool:
+        return self.access is not Access.PUBLIC
+
+
+FUNCTIONS: dict[str, Function] = {
+    "products": Function(
+        name="products",
+        handler="services.products.handler.handler",
+        packages=("services/common", "services/products"),
+    ),
+}
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/products", "products", Access.PUBLIC),
+    Route("POST", "/products", "products", Access.ADMIN),
+    Route("GET", "/products/{id}", "products", Access.PUBLIC),
+    Route("PUT", "/products/{id}", "products", Access.ADMIN),
+    Route("PATCH", "/products/{id}", "products", Access.ADMIN),
+    Route("DELETE", "/products/{id}", "products", Access.ADMIN),
+)
+
+
+def routes_of(function: str) -> tuple[Route, ...]:
+    return tuple(route for route in ROUTES if route.function == function)
