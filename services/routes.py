@@ -7,7 +7,7 @@ Plain data with no Pulumi or Flask import: `infra/` turns it into API Gateway ro
 from dataclasses import dataclass
 from enum import StrEnum
 
-ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
+ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"  # noqa: S105 (a scope name, not a secret)
 """Only Cognito access tokens carry this scope, so requiring it keeps ID tokens out."""
 
 ADMIN_GROUP = "admin"

@@ -1,0 +1,31 @@
+"""The Lambda entry shared by every HTTP function: build the app once per container, then delegate.
+
+We do not ship serverless-wsgi's own `wsgi_handler.py` (it runs commands sent in an event).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import serverless_wsgi
+from flask import Flask
+
+from services.common.http import PROBLEM_JSON
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def http_handler(create_app: Callable[[], Flask]) -> LambdaHandler:
+    """A Lambda handler that builds the app lazily, on the first event, and reuses it after."""
+    app: Flask | None = None
+    # Problem documents are text; without this serverless-wsgi would base64-encode them.
+    if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
+        serverless_wsgi.TEXT_MIME_TYPES.append(PROBLEM_JSON)
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal app
+        if app is None:
+            app = create_app()
+        response: dict[str, Any] = serverless_wsgi.handle_request(app, event, context)
+        return response
+
+    return handle
