@@ -1,0 +1,91 @@
+"""Stack settings, read once from Pulumi config into a typed, validated object.
+
+Defaults live in the `config:` block of Pulumi.yaml, which the Pulumi CLI applies, so this module
+requires every key instead of restating the defaults.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pulumi
+
+ARCHITECTURES = ("arm64", "x86_64")
+# The only retention periods CloudWatch Logs accepts, in days.
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+     3288, 3653}
+)  # fmt: skip
+MEMORY_MB = range(128, 10_240 + 1)
+TIMEOUT_SECONDS = range(1, 900 + 1)
+_PYTHON_RUNTIME = re.compile(r"python(3\.\d+)")
+_ENVIRONMENT = re.compile(r"[a-z][a-z0-9-]{0,31}")
+_ORIGIN = re.compile(r"https?://[^/\s]+|\*")
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    region: str
+    environment: str
+    lambda_architecture: str
+    lambda_memory_mb: int
+    lambda_runtime: str
+    lambda_timeout_seconds: int
+    log_retention_days: int
+    deletion_protection: bool
+    cors_origins: tuple[str, ...]
+    throttle_burst_limit: int
+    throttle_rate_limit: int
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            raise ValueError("invalid stack configuration: " + "; ".join(problems))
+
+    def _problems(self) -> Iterator[str]:
+        if not self.region:
+            yield "aws:region must be set"
+        if not _ENVIRONMENT.fullmatch(self.environment):
+            yield f"environment {self.environment!r} must be lower-case letters, digits and '-'"
+        if self.lambda_architecture not in ARCHITECTURES:
+            yield f"lambdaArchitecture must be one of {ARCHITECTURES}"
+        if self.lambda_memory_mb not in MEMORY_MB:
+            yield f"lambdaMemoryMb must be between {MEMORY_MB.start} and {MEMORY_MB.stop - 1}"
+        if not _PYTHON_RUNTIME.fullmatch(self.lambda_runtime):
+            yield f"lambdaRuntime {self.lambda_runtime!r} must be a Python runtime like python3.13"
+        if self.lambda_timeout_seconds not in TIMEOUT_SECONDS:
+            yield f"lambdaTimeoutSeconds must be between 1 and {TIMEOUT_SECONDS.stop - 1}"
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            yield f"logRetentionDays must be one of {sorted(LOG_RETENTION_DAYS)}"
+        for origin in self.cors_origins:
+            if not _ORIGIN.fullmatch(origin):
+                yield f"corsOrigins entry {origin!r} must be '*' or scheme://host[:port]"
+        if self.throttle_burst_limit <= 0 or self.throttle_rate_limit <= 0:
+            yield "throttleBurstLimit and throttleRateLimit must be positive"
+
+    @property
+    def python_version(self) -> str:
+        """The runtime's Python version, for which the layer is built: python3.13 -> 3.13."""
+        match = _PYTHON_RUNTIME.fullmatch(self.lambda_runtime)
+        assert match is not None  # checked in __post_init__
+        return match.group(1)
+
+    @classmethod
+    def load(cls) -> "StackConfig":
+        config = pulumi.Config()
+        origins = config.require_object("corsOrigins")
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            raise ValueError("corsOrigins must be a list of strings")
+        return cls(
+            region=pulumi.Config("aws").require("region"),
+            environment=config.require("environment"),
+            lambda_architecture=config.require("lambdaArchitecture"),
+            lambda_memory_mb=config.require_int("lambdaMemoryMb"),
+            lambda_runtime=config.require("lambdaRuntime"),
+            lambda_timeout_seconds=config.require_int("lambdaTimeoutSeconds"),
+            log_retention_days=config.require_int("logRetentionDays"),
+            deletion_protection=config.require_bool("deletionProtection"),
+            cors_origins=tuple(origins),
+            throttle_burst_limit=config.require_int("throttleBurstLimit"),
+            throttle_rate_limit=config.require_int("throttleRateLimit"),
+        )
