@@ -62,3 +62,21 @@ ROUTES: tuple[Route, ...] = (
 
 def routes_of(function: str) -> tuple[Route, ...]:
     return tuple(route for route in ROUTES if route.function == function)
+
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    """What browsers may send and read; the allowed origins come from stack configuration."""
+
+    allow_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    allow_headers: tuple[str, ...] = (
+        "authorization",
+        "content-type",
+        "if-match",
+        "idempotency-key",
+    )
+    expose_headers: tuple[str, ...] = ("etag", "location", "idempotent-replayed", "retry-after")
+    max_age_seconds: int = 600
+
+
+CORS = CorsPolicy()

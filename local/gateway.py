@@ -1,0 +1,275 @@
+"""The local HTTP gateway: API Gateway's HTTP API in front of the real Lambda handlers.
+
+Each request is matched against the route table, checked by the JWT authorizer rules when the
+route is protected, turned into a payload 2.0 event, handed to the function's own Lambda entry
+in-process, and its response turned back into HTTP, answering as API Gateway does on errors.
+"""
+
+import base64
+import importlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.wrappers import Request, Response
+
+from local.authorizer import Denied, JwtAuthorizer, event_claims
+from services.routes import ACCESS_TOKEN_SCOPE, CORS, FUNCTIONS, Route
+
+logger = logging.getLogger("local.gateway")
+
+LambdaHandler = Callable[[dict[str, Any], Any], Any]
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit for HTTP APIs
+TEXT_TYPES = re.compile(
+    r"^(text/.*|application/(.+\+)?(json|xml|javascript|x-www-form-urlencoded))$"
+)
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    timeout_ms: int = 30_000
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
+
+
+def load_handler(dotted: str) -> LambdaHandler:
+    module, _, attribute = dotted.rpartition(".")
+    handler: LambdaHandler = getattr(importlib.import_module(module), attribute)
+    return handler
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+    return re.compile(f"^{regex}$")
+
+
+def _message(status: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
+    body = json.dumps({"message": text}, separators=(",", ":"))
+    return Response(body, status=status, mimetype="application/json", headers=dict(headers or {}))
+
+
+def _encode_body(raw: bytes, mimetype: str | None) -> tuple[str, bool]:
+    """Text bodies travel as text, anything else base64-encoded, as API Gateway sends them."""
+    if TEXT_TYPES.match(mimetype or ""):
+        try:
+            return raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(raw).decode(), True
+
+
+class Gateway:
+    """A WSGI application that behaves like the deployed HTTP API."""
+
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        authorizer: JwtAuthorizer,
+        cors_origins: Iterable[str] = (),
+        handlers: Mapping[str, LambdaHandler] | None = None,
+        api_id: str = "local",
+    ) -> None:
+        # Like API Gateway, the most specific route wins: fewer path variables first.
+        ordered = sorted(routes, key=lambda route: route.path.count("{"))
+        self.routes = [(route, _pattern(route.path)) for route in ordered]
+        self.authorizer = authorizer
+        self.cors_origins = frozenset(cors_origins)
+        self.handlers = dict(handlers or {})
+        self.api_id = api_id
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        started = time.perf_counter()
+        response = self.handle(request)
+        response.headers["apigw-requestid"] = request.environ.setdefault(
+            "local.request_id", base64.b64encode(uuid.uuid4().bytes[:10]).decode()
+        )
+        logger.info(
+            "%s %s %s %.0fms",
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        if self.cors_origins and self._is_preflight(request):
+            return self._preflight(request)
+        found = self._match(request.method, request.path)
+        if found is None:
+            return self._with_cors(request, _message(404, "Not Found"))
+        route, path_parameters = found
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            return _message(413, "Request Entity Too Large")
+        claims = None
+        if route.protected:
+            try:
+                claims = self.authorizer.authorize(
+                    request.headers.get("Authorization"), [ACCESS_TOKEN_SCOPE]
+                )
+            except Denied as denied:
+                headers = {"www-authenticate": denied.www_authenticate}
+                return self._with_cors(request, _message(denied.status, denied.message, headers))
+        event = self.event(request, route, path_parameters, claims)
+        return self._with_cors(request, self._invoke(route.function, event))
+
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route, pattern in self.routes:
+            matched = pattern.match(path)
+            if matched and route.method == method:
+                return route, matched.groupdict()
+        return None
+
+    def _handler(self, function: str) -> LambdaHandler:
+        if function not in self.handlers:
+            self.handlers[function] = load_handler(FUNCTIONS[function].handler)
+        return self.handlers[function]
+
+    def _invoke(self, function: str, event: dict[str, Any]) -> Response:
+        try:
+            result = self._handler(function)(event, LambdaContext(function_name=function))
+        except Exception:
+            logger.exception("function %s failed", function)
+            return _message(500, "Internal Server Error")
+        return self._response(result)
+
+    @staticmethod
+    def _response(result: Any) -> Response:
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return _message(500, "Internal Server Error")
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+        response = Response(data, status=int(result["statusCode"]))
+        response.headers.clear()
+        for name, value in (result.get("headers") or {}).items():
+            response.headers[name] = str(value)
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            for value in values:
+                response.headers.add(name, str(value))
+        for cookie in result.get("cookies") or []:
+            response.headers.add("Set-Cookie", cookie)
+        response.headers["Content-Length"] = str(len(data))
+        return response
+
+    def event(
+        self,
+        request: Request,
+        route: Route,
+        path_parameters: Mapping[str, str],
+        claims: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """A payload format 2.0 event, shaped as API Gateway sends it."""
+        now = datetime.now(UTC)
+        headers: dict[str, str] = {}
+        for name, value in request.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        cookies = [part.strip() for part in headers.pop("cookie", "").split(";") if part.strip()]
+        query: dict[str, str] = {}
+        raw_query = request.environ.get("QUERY_STRING", "")
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            query[name] = f"{query[name]},{value}" if name in query else value
+        raw_body = request.get_data(cache=True)
+        context: dict[str, Any] = {
+            "accountId": "000000000000",
+            "apiId": self.api_id,
+            "domainName": request.host,
+            "domainPrefix": request.host.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "sourceIp": request.remote_addr or "127.0.0.1",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "requestId": request.environ.setdefault(
+                "local.request_id", base64.b64encode(uuid.uuid4().bytes[:10]).decode()
+            ),
+            "routeKey": route.key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        }
+        if claims is not None:
+            scopes = str(claims.get("scope") or "").split()
+            context["authorizer"] = {"jwt": {"claims": event_claims(claims), "scopes": scopes}}
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route.key,
+            "rawPath": request.environ.get("RAW_URI", request.path).split("?")[0],
+            "rawQueryString": raw_query,
+            "headers": headers,
+            "requestContext": context,
+            "isBase64Encoded": False,
+        }
+        if cookies:
+            event["cookies"] = cookies
+        if query:
+            event["queryStringParameters"] = query
+        if path_parameters:
+            event["pathParameters"] = dict(path_parameters)
+        if raw_body:
+            event["body"], event["isBase64Encoded"] = _encode_body(raw_body, request.mimetype)
+        return event
+
+    @staticmethod
+    def _is_preflight(request: Request) -> bool:
+        return (
+            request.method == "OPTIONS"
+            and "Origin" in request.headers
+            and "Access-Control-Request-Method" in request.headers
+        )
+
+    def _allowed_origin(self, request: Request) -> str | None:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return None
+        if "*" in self.cors_origins:
+            return "*"
+        return origin if origin in self.cors_origins else None
+
+    def _preflight(self, request: Request) -> Response:
+        response = Response(status=204)
+        origin = self._allowed_origin(request)
+        if origin is not None:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Methods"] = ",".join(CORS.allow_methods)
+            response.headers["Access-Control-Allow-Headers"] = ",".join(CORS.allow_headers)
+            response.headers["Access-Control-Max-Age"] = str(CORS.max_age_seconds)
+        return response
+
+    def _with_cors(self, request: Request, response: Response) -> Response:
+        origin = self._allowed_origin(request) if self.cors_origins else None
+        if origin is not None:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = ",".join(CORS.expose_headers)
+        return response

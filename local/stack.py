@@ -1,0 +1,134 @@
+"""The whole local stack: fake AWS, resources, sample data and the HTTP gateway, on 127.0.0.1."""
+
+import json
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from local import resources, seed
+from local.authorizer import JwtAuthorizer
+from local.aws import FakeAws
+from local.gateway import Gateway
+from services.common import settings
+from services.products.dynamodb import DynamoDBProductRepository
+from services.routes import ROUTES
+
+logger = logging.getLogger("local")
+
+REGION = "us-east-1"
+PRODUCTS_TABLE = "products"
+USER_POOL = "ecommerce-local"
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    aws_port: int = 4566
+    state_dir: Path = Path(".local")
+    reset: bool = False
+    cors_origins: tuple[str, ...] = ("*",)
+
+
+@dataclass
+class LocalStack:
+    options: Options
+    info: dict[str, Any] = field(default_factory=dict)
+    _aws: FakeAws | None = None
+    _server: BaseWSGIServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def stack_file(self) -> Path:
+        return self.options.state_dir / "stack.json"
+
+    def start(self) -> dict[str, Any]:
+        state = self.options.state_dir
+        if self.options.reset and state.exists():
+            shutil.rmtree(state)
+        state.mkdir(parents=True, exist_ok=True)
+        self._aws = FakeAws(self.options.host, self.options.aws_port, state / "aws-state.pickle")
+        restored = self._aws.start()
+        endpoint = "http://{}:{}".format(*self._aws_address())
+        self._configure_process(endpoint)
+
+        cognito = boto3.client("cognito-idp")
+        dynamodb = boto3.client("dynamodb")
+        resources.ensure_products_table(dynamodb, PRODUCTS_TABLE)
+        user_pool = resources.ensure_user_pool(cognito, USER_POOL)
+        password = (seed.previous_password(self.stack_file) if restored else None) or (
+            seed.new_password()
+        )
+        seed.ensure_admin(cognito, user_pool.pool_id, seed.ADMIN_EMAIL, password)
+        added = seed.seed_catalogue(DynamoDBProductRepository(dynamodb, PRODUCTS_TABLE))
+
+        issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{user_pool.pool_id}"
+        authorizer = JwtAuthorizer(
+            issuer=issuer,
+            audiences=[user_pool.client_id],
+            jwks_url=f"{endpoint}/{user_pool.pool_id}/.well-known/jwks.json",
+        )
+        gateway = Gateway(ROUTES, authorizer, cors_origins=self.options.cors_origins)
+        self._server = make_server(self.options.host, self.options.port, gateway, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+        self.info = {
+            "apiUrl": f"http://{self.options.host}:{self._server.server_port}",
+            "awsEndpoint": endpoint,
+            "region": REGION,
+            "userPoolId": user_pool.pool_id,
+            "userPoolClientId": user_pool.client_id,
+            "issuer": issuer,
+            "productsTable": PRODUCTS_TABLE,
+            "admin": {"email": seed.ADMIN_EMAIL, "password": password},
+            "restored": restored,
+            "seededProducts": added,
+        }
+        self.stack_file.write_text(json.dumps(self.info, indent=2) + "\n")
+        self._aws.save()
+        return self.info
+
+    def admin_token(self) -> str:
+        return seed.access_token(
+            boto3.client("cognito-idp"),
+            self.info["userPoolClientId"],
+            self.info["admin"]["email"],
+            self.info["admin"]["password"],
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._aws is not None:
+            self._aws.stop()
+
+    def _aws_address(self) -> tuple[str, int]:
+        assert self._aws is not None
+        return self._aws.address()
+
+    @staticmethod
+    def _configure_process(endpoint: str) -> None:
+        """The environment a deployed function gets from Lambda, pointed at the fake endpoint."""
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION,
+                # moto accepts any credentials; these keep boto3 from looking for real ones.
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                settings.PRODUCTS_TABLE: PRODUCTS_TABLE,
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
