@@ -86,7 +86,7 @@ class FakeAws:
             logger.warning("starting clean: could not restore %s (%s)", self.snapshot, exc)
             return False
         for name, accounts in saved["state"].items():
-            backend = get_backend(name)  # type: ignore[call-overload]
+            backend = get_backend(name)
             for account, regions in accounts.items():
                 backend[account] = regions
         return True
