@@ -1,0 +1,200 @@
+"""Lambda functions, each with its own role, log group and least-privilege policy; the layer."""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.packaging import archive_hash
+
+# Actions AWS authorizes only on resource "*" (they have no resource-level permissions).
+# This is the one place a "*" resource may appear: every other statement names its resources.
+WILDCARD_RESOURCE_ACTIONS = frozenset(
+    {
+        "xray:PutTraceSegments",  # X-Ray tracing (tracing_config Active)
+        "xray:PutTelemetryRecords",
+    }
+)
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # the group itself is created here
+_ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+")  # service:Action, no wildcard
+# Configuration, never credentials: secrets belong in Secrets Manager, read at run time.
+_SECRET_HINTS = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "CREDENTIAL")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An Allow statement: specific actions on specific resources."""
+
+    actions: tuple[str, ...]
+    resources: tuple[pulumi.Input[str], ...]
+
+    def __post_init__(self) -> None:
+        if not self.actions or not self.resources:
+            raise ValueError("a statement needs at least one action and one resource")
+        for action in self.actions:
+            if not _ACTION.fullmatch(action):
+                raise ValueError(f"action {action!r} must be one service:Action, no wildcard")
+        if "*" in self.resources and not WILDCARD_RESOURCE_ACTIONS.issuperset(self.actions):
+            raise ValueError(
+                f"resource '*' is allowed only for {sorted(WILDCARD_RESOURCE_ACTIONS)}, "
+                f"not {list(self.actions)}"
+            )
+
+
+def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    """The JSON policy of the statements, once every resource ARN is known."""
+    resolved = [pulumi.Output.all(*statement.resources) for statement in statements]
+
+    def render(resources: list[list[str]]) -> str:
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": list(s.actions), "Resource": arns}
+                    for s, arns in zip(statements, resources, strict=True)
+                ],
+            },
+            sort_keys=True,
+        )
+
+    return pulumi.Output.all(*resolved).apply(render)
+
+
+LAMBDA_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    },
+    sort_keys=True,
+)
+
+
+@dataclass(frozen=True)
+class FunctionRuntime:
+    """What every function of the stack shares: runtime, architecture, sizing, log retention."""
+
+    runtime: str
+    architecture: str
+    memory_mb: int
+    timeout_seconds: int
+    log_retention_days: int
+
+
+@dataclass
+class LambdaFunctionArgs:
+    handler: str
+    code: Path  # a zip from infra.packaging
+    runtime: FunctionRuntime
+    layers: Sequence[pulumi.Input[str]] = ()
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    statements: Sequence[Statement] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for key in self.environment:
+            if any(hint in key.upper() for hint in _SECRET_HINTS):
+                raise ValueError(f"environment variable {key!r} looks like a secret")
+
+
+def physical_name(name: str) -> str:
+    """A name unique to this stack, usable as a Lambda function name."""
+    full = re.sub(r"[^A-Za-z0-9_-]", "-", f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}")
+    if len(full) > 64:
+        raise ValueError(f"function name {full!r} is longer than Lambda's 64 characters")
+    return full
+
+
+class LambdaFunction(pulumi.ComponentResource):
+    """A traced function that writes only to its own log group and touches only what it is given."""
+
+    def __init__(
+        self, name: str, args: LambdaFunctionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ecommerce:functions:LambdaFunction", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        function_name = physical_name(name)
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.runtime.log_retention_days,
+            opts=child,
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=LAMBDA_TRUST_POLICY,
+            description=f"Execution role of the {function_name} function",
+            opts=child,
+        )
+        statements = [
+            *args.statements,
+            Statement(LOG_ACTIONS, (self.log_group.arn.apply(lambda arn: f"{arn}:*"),)),
+            Statement(tuple(sorted(WILDCARD_RESOURCE_ACTIONS)), ("*",)),
+        ]
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-policy", role=self.role.id, policy=policy_document(statements), opts=child
+        )
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            description=args.description,
+            role=self.role.arn,
+            handler=args.handler,
+            runtime=args.runtime.runtime,
+            architectures=[args.runtime.architecture],
+            memory_size=args.runtime.memory_mb,
+            timeout=args.runtime.timeout_seconds,
+            code=pulumi.FileArchive(str(args.code)),
+            source_code_hash=archive_hash(args.code),
+            layers=list(args.layers),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="JSON", log_group=self.log_group.name, application_log_level="INFO"
+            ),
+            # The log group must exist (with its retention) before Lambda would create its own,
+            # and the policy must be in place before the first invocation.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, self.policy]),
+        )
+        self.name = self.function.name
+        self.arn = self.function.arn
+        self.invoke_arn = self.function.invoke_arn
+        self.register_outputs({"name": self.name, "arn": self.arn, "invokeArn": self.invoke_arn})
+
+
+@dataclass
+class DependencyLayerArgs:
+    archive: Path  # a layer zip from infra.packaging.build_layer
+    runtime: str
+    architecture: str
+
+
+class DependencyLayer(pulumi.ComponentResource):
+    """The layer with every function's third-party dependencies, built for the Lambda platform."""
+
+    def __init__(
+        self, name: str, args: DependencyLayerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ecommerce:functions:DependencyLayer", name, None, opts)
+        self.layer = aws.lambda_.LayerVersion(
+            f"{name}-layer",
+            layer_name=physical_name(name),
+            code=pulumi.FileArchive(str(args.archive)),
+            source_code_hash=archive_hash(args.archive),
+            compatible_runtimes=[args.runtime],
+            compatible_architectures=[args.architecture],
+            description="Third-party dependencies of the functions (services/requirements.txt)",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = self.layer.arn
+        self.register_outputs({"arn": self.arn})
