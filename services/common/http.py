@@ -40,6 +40,24 @@ _STATUS_OF: tuple[tuple[type[errors.DomainError], HTTPStatus], ...] = (
 )
 
 
+# RFC 9110's names, fixed here because Python's own phrases change between versions.
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         # Money has at most two decimals and stays far below 2**53, so the shortest float
@@ -73,7 +91,7 @@ def problem(
     field_errors: list[errors.FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    phrase = HTTPStatus(status).phrase
+    phrase = _TITLES.get(status) or HTTPStatus(status).phrase
     slug = re.sub(r"[^a-z]+", "-", phrase.lower()).strip("-")
     body: dict[str, Any] = {
         "type": f"/problems/{slug}",
@@ -124,7 +142,7 @@ def read_json(model: type[Model]) -> Model:
         raise errors.BadRequest("The request body is empty; a JSON object is expected.")
     try:
         data = loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise errors.BadRequest(f"The body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise errors.ValidationFailed([errors.FieldError("body", "must be a JSON object")])
