@@ -157,7 +157,11 @@ class LambdaFunction(pulumi.ComponentResource):
             code=pulumi.FileArchive(str(args.code)),
             source_code_hash=archive_hash(args.code),
             layers=list(args.layers),
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            environment=(
+                aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment))
+                if args.environment
+                else None
+            ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=self.log_group.name, application_log_level="INFO"
