@@ -9,14 +9,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.functions import LambdaFunction
-from services.routes import ACCESS_TOKEN_SCOPE, Route
+from services.routes import ACCESS_TOKEN_SCOPE, CORS, Route
 
 PAYLOAD_FORMAT_VERSION = "2.0"
 IDENTITY_SOURCE = "$request.header.Authorization"
-# Request headers the API reads and response headers a browser script may see (API.md).
-CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key")
-CORS_EXPOSE_HEADERS = ("ETag", "Location", "Idempotent-Replayed", "Retry-After")
-CORS_MAX_AGE_SECONDS = 600
 # One JSON object per request; never headers or bodies, which may hold tokens and personal data.
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -173,8 +169,8 @@ def _cors(
     return aws.apigatewayv2.ApiCorsConfigurationArgs(
         allow_origins=list(origins),
         allow_methods=sorted({route.method for route in routes}),
-        allow_headers=list(CORS_ALLOW_HEADERS),
-        expose_headers=list(CORS_EXPOSE_HEADERS),
-        max_age=CORS_MAX_AGE_SECONDS,
+        allow_headers=list(CORS.allow_headers),
+        expose_headers=list(CORS.expose_headers),
+        max_age=CORS.max_age_seconds,
         allow_credentials=False,  # bearer tokens, not cookies
     )

@@ -100,6 +100,7 @@ class Gateway:
         # Like API Gateway, the most specific route wins: fewer path variables first.
         ordered = sorted(routes, key=lambda route: route.path.count("{"))
         self.routes = [(route, _pattern(route.path)) for route in ordered]
+        self.methods = sorted({route.method for route in ordered})
         self.authorizer = authorizer
         self.cors_origins = frozenset(cors_origins)
         self.handlers = dict(handlers or {})
@@ -262,7 +263,7 @@ class Gateway:
         origin = self._allowed_origin(request)
         if origin is not None:
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Methods"] = ",".join(CORS.allow_methods)
+            response.headers["Access-Control-Allow-Methods"] = ",".join(self.methods)
             response.headers["Access-Control-Allow-Headers"] = ",".join(CORS.allow_headers)
             response.headers["Access-Control-Max-Age"] = str(CORS.max_age_seconds)
         return response

@@ -66,9 +66,11 @@ def routes_of(function: str) -> tuple[Route, ...]:
 
 @dataclass(frozen=True)
 class CorsPolicy:
-    """What browsers may send and read; the allowed origins come from stack configuration."""
+    """What browsers may send and read, for the deployed API and the local gateway alike.
 
-    allow_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    The allowed origins come from configuration, the allowed methods from the route table.
+    """
+
     allow_headers: tuple[str, ...] = (
         "authorization",
         "content-type",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from tests.infra.mocking import (
     ACCOUNT,

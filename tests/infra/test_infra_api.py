@@ -182,10 +182,11 @@ def test_cors_follows_the_configured_origins(program: dict[str, Any], stack: Moc
     def check(cors: Any) -> None:
         assert cors["allow_origins"] == stack.overrides["corsOrigins"]
         assert set(cors["allow_methods"]) == {route.method for route in ROUTES}
-        assert {"Authorization", "Content-Type", "If-Match", "Idempotency-Key"} <= set(
-            cors["allow_headers"]
-        )
-        assert {"ETag", "Location"} <= set(cors["expose_headers"])
+        # Header names are case-insensitive.
+        allowed = {header.lower() for header in cors["allow_headers"]}
+        exposed = {header.lower() for header in cors["expose_headers"]}
+        assert {"authorization", "content-type", "if-match", "idempotency-key"} <= allowed
+        assert {"etag", "location"} <= exposed
 
     return program["api"].api.cors_configuration.apply(check)
 
