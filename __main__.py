@@ -56,6 +56,7 @@ layer = DependencyLayer(
             config.lambda_architecture,
             config.python_version,
             packaging.BUILD_DIR,
+            constraints_file=packaging.CONSTRAINTS,
         ),
         runtime=config.lambda_runtime,
         architecture=config.lambda_architecture,

@@ -20,6 +20,7 @@ from services.routes import Function
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / ".build"
 LAYER_REQUIREMENTS = REPO_ROOT / "services" / "requirements.txt"
+CONSTRAINTS = REPO_ROOT / "constraints.txt"  # pins the layer's transitive dependencies too
 SERVICES_INIT = "services/__init__.py"
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
@@ -114,14 +115,25 @@ def build_function_code(function: Function, out_dir: Path, *, root: Path = REPO_
     return archive
 
 
-def layer_cache_key(requirements_file: Path, platform: str, python_version: str) -> str:
+def layer_cache_key(
+    requirements_file: Path,
+    platform: str,
+    python_version: str,
+    constraints_file: Path | None = None,
+) -> str:
     digest = hashlib.sha256(requirements_file.read_bytes())
+    if constraints_file is not None:
+        digest.update(constraints_file.read_bytes())
     digest.update(f"\0{platform}\0{python_version}".encode())
     return digest.hexdigest()[:16]
 
 
 def build_layer(
-    requirements_file: Path, architecture: str, python_version: str, out_dir: Path
+    requirements_file: Path,
+    architecture: str,
+    python_version: str,
+    out_dir: Path,
+    constraints_file: Path | None = None,
 ) -> Path:
     """Install the requirements for the Lambda platform into a layer zip, once per input.
 
@@ -131,14 +143,14 @@ def build_layer(
     if architecture not in PLATFORMS:
         raise ValueError(f"architecture must be one of {sorted(PLATFORMS)}, not {architecture!r}")
     platform = PLATFORMS[architecture]
-    key = layer_cache_key(requirements_file, platform, python_version)
+    key = layer_cache_key(requirements_file, platform, python_version, constraints_file)
     layer = out_dir / f"layer-{architecture}-py{python_version}-{key}.zip"
     if layer.is_file():
         return layer
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix="layer-") as scratch:
         target = Path(scratch) / _LAYER_ROOT
-        _pip_install(requirements_file, platform, python_version, target)
+        _pip_install(requirements_file, constraints_file, platform, python_version, target)
         files = {
             name: path
             for name, path in _tree(target, PurePosixPath(_LAYER_ROOT)).items()
@@ -147,7 +159,13 @@ def build_layer(
         return write_reproducible_zip(files, layer)
 
 
-def _pip_install(requirements_file: Path, platform: str, python_version: str, target: Path) -> None:
+def _pip_install(
+    requirements_file: Path,
+    constraints_file: Path | None,
+    platform: str,
+    python_version: str,
+    target: Path,
+) -> None:
     command = [
         sys.executable, "-m", "pip", "install",
         "--quiet", "--disable-pip-version-check", "--no-input", "--no-compile",
@@ -158,6 +176,8 @@ def _pip_install(requirements_file: Path, platform: str, python_version: str, ta
         "--target", str(target),
         "-r", str(requirements_file),
     ]  # fmt: skip
+    if constraints_file is not None:
+        command += ["-c", str(constraints_file)]
     try:
         subprocess.run(command, check=True, capture_output=True, text=True)
     except subprocess.CalledProcessError as exc:
