@@ -1,0 +1,244 @@
+"""Whole-app fixtures: moto's DynamoDB, the real Lambda handler, and real-shaped API Gateway events.
+
+Events start from the JSON files in tests/events and are changed only where a real HTTP API would
+differ from request to request: route key, raw path and query, headers, body and claims.
+"""
+
+import base64
+import copy
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlencode
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.resources import ensure_products_table
+from services.common.aws import AwsClients
+from services.common.lambda_entry import LambdaHandler, http_handler
+from services.common.settings import Settings
+from services.products.app import create_app
+from services.routes import ROUTES, Route
+
+TABLE = "products-test"
+EVENTS = Path(__file__).parent.parent / "events"
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+_JWT_EVENT = load_event("apigw_v2_jwt.json")
+_PUBLIC_EVENT = load_event("apigw_v2_public.json")
+
+ADMIN_CLAIMS: dict[str, str] = dict(_JWT_EVENT["requestContext"]["authorizer"]["jwt"]["claims"])
+CUSTOMER_CLAIMS: dict[str, str] = {
+    **{name: value for name, value in ADMIN_CLAIMS.items() if name != "cognito:groups"},
+    "sub": "9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f",
+    "username": "9f8e7d6c-5b4a-4c3d-9e2f-1a0b9c8d7e6f",
+}
+ADMIN_BEARER = _JWT_EVENT["headers"]["authorization"]
+
+Body = Mapping[str, Any] | Sequence[Any] | str | bytes | None
+
+
+def _route_for(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route API Gateway would match, as the local gateway matches it."""
+    for route in sorted(ROUTES, key=lambda r: r.path.count("{")):
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
+        matched = re.fullmatch(regex, path)
+        if matched and route.method == method:
+            return route, {name: unquote(value) for name, value in matched.groupdict().items()}
+    raise AssertionError(f"no route serves {method} {path}; API Gateway would not call the app")
+
+
+def build_event(
+    method: str,
+    path: str,
+    *,
+    query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    body: Body = None,
+    content_type: str | None = JSON,
+    headers: Mapping[str, str] | None = None,
+    claims: Mapping[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """A payload 2.0 event for one request; `claims=None` is a public route (no authorizer)."""
+    route, path_parameters = _route_for(method, path)
+    event = copy.deepcopy(_JWT_EVENT if claims is not None else _PUBLIC_EVENT)
+    pairs = list(query.items()) if isinstance(query, Mapping) else list(query or [])
+
+    event["routeKey"] = event["requestContext"]["routeKey"] = route.key
+    event["rawPath"] = path
+    event["rawQueryString"] = urlencode(pairs, quote_via=quote)
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = unquote(path)
+    event.pop("queryStringParameters", None)
+    if pairs:
+        joined: dict[str, str] = {}
+        for name, value in pairs:
+            joined[name] = f"{joined[name]},{value}" if name in joined else value
+        event["queryStringParameters"] = joined
+    event.pop("pathParameters", None)
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+
+    request_headers = {
+        name: value
+        for name, value in event["headers"].items()
+        if name not in {"authorization", "content-type", "content-length"}
+    }
+    if claims is not None:
+        request_headers["authorization"] = ADMIN_BEARER
+        event["requestContext"]["authorizer"]["jwt"]["claims"] = dict(claims)
+        event["requestContext"]["authorizer"]["jwt"]["scopes"] = str(
+            claims.get("scope", "")
+        ).split()
+
+    event.pop("body", None)
+    event["isBase64Encoded"] = False
+    if body is not None:
+        raw = body if isinstance(body, bytes) else _text(body).encode()
+        if base64_body or isinstance(body, bytes):
+            event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+        else:
+            event["body"] = raw.decode()
+        request_headers["content-length"] = str(len(raw))
+        if content_type is not None:
+            request_headers["content-type"] = content_type
+    for name, value in (headers or {}).items():
+        request_headers[name.lower()] = value
+    event["headers"] = request_headers
+    return event
+
+
+def _text(body: Mapping[str, Any] | Sequence[Any] | str) -> str:
+    """JSON text as a client sends it; write numbers as int or float (json prints 0.1 as 0.1)."""
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+@dataclass
+class Reply:
+    """A Lambda proxy response, read as a client would read it."""
+
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @classmethod
+    def of(cls, result: Mapping[str, Any]) -> "Reply":
+        body = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode()
+        headers = {
+            name.lower(): str(value) for name, value in (result.get("headers") or {}).items()
+        }
+        return cls(int(result["statusCode"]), headers, body)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def json(self) -> Any:
+        return json.loads(self.text, parse_float=Decimal)
+
+    def problem(self, status: int) -> dict[str, Any]:
+        """The problem document, after checking it is one with this status."""
+        assert self.status == status, f"expected {status}, got {self.status}: {self.text}"
+        assert self.content_type == PROBLEM, self.content_type
+        document: dict[str, Any] = self.json()
+        assert document["status"] == status
+        assert {"type", "title", "detail"} <= set(document)
+        return document
+
+    def field_errors(self) -> dict[str, str]:
+        """The fields a 422 names, with their messages."""
+        document = self.problem(422)
+        return {error["field"]: error["message"] for error in document["errors"]}
+
+
+@dataclass
+class Api:
+    """Calls the real Lambda handler with real-shaped events; remembers every reply."""
+
+    handler: LambdaHandler
+    replies: list[Reply] = field(default_factory=list)
+
+    def call(self, method: str, path: str, **options: Any) -> Reply:
+        reply = Reply.of(self.handler(build_event(method, path, **options), None))
+        self.replies.append(reply)
+        return reply
+
+    def get(self, path: str, **options: Any) -> Reply:
+        return self.call("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Reply:
+        return self.call("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Reply:
+        return self.call("PUT", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Reply:
+        return self.call("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Reply:
+        return self.call("DELETE", path, **options)
+
+
+@pytest.fixture(scope="session")
+def aws_session() -> boto3.session.Session:
+    """One SDK session for every test: it loads the service models once, not once per client."""
+    return boto3.session.Session(region_name="us-east-1")
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch, aws_session: boto3.session.Session) -> Iterator[Any]:
+    """Moto's DynamoDB with the products table as the local stack and Pulumi define it."""
+    monkeypatch.setenv("PRODUCTS_TABLE", TABLE)
+    with mock_aws():
+        client = aws_session.client("dynamodb")
+        ensure_products_table(client, TABLE)
+        yield client
+
+
+@pytest.fixture
+def handler(dynamodb: Any, aws_session: boto3.session.Session) -> LambdaHandler:
+    """The Lambda entry, built fresh so that the app and its clients are made inside the mock.
+
+    Settings come from the environment as on Lambda; the client factory is handed the shared
+    SDK session (test_the_recorded_events_run_unchanged covers the factory's own default).
+    """
+    return http_handler(
+        lambda: create_app(clients=AwsClients(Settings.from_env(), session=aws_session))
+    )
+
+
+@pytest.fixture
+def api(handler: LambdaHandler) -> Api:
+    return Api(handler)
+
+
+@pytest.fixture
+def table_items(dynamodb: Any) -> Callable[[], list[dict[str, Any]]]:
+    """Every item in the table, in a stable order, to compare before and after a request."""
+
+    def scan() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        request: dict[str, Any] = {"TableName": TABLE, "ConsistentRead": True}
+        while True:
+            page = dynamodb.scan(**request)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    return scan
