@@ -1,0 +1,67 @@
+"""The Flask apps serve exactly the routes of the route table, function by function."""
+
+import importlib
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+
+from services.products.app import create_app as create_products_app
+from services.routes import FUNCTIONS, routes_of
+from tests.unit.fakes import FakeProductRepository
+
+# One builder per function, with in-memory ports: a new function must be added here to pass.
+APPS: dict[str, Callable[[], Flask]] = {
+    "products": lambda: create_products_app(repository=FakeProductRepository()),
+}
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def api_gateway_path(rule: str) -> str:
+    """Flask's `<id>`, `<int:id>` and `<path:rest>` in API Gateway syntax: `{id}`, `{rest+}`."""
+    rule = re.sub(r"<path:(\w+)>", r"{\1+}", rule)
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def served_routes(app: Flask) -> set[str]:
+    keys = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in set(rule.methods or ()) - IGNORED_METHODS:
+            keys.add(f"{method} {api_gateway_path(rule.rule)}")
+    return keys
+
+
+def test_every_function_has_an_app_builder():
+    assert set(APPS) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_the_app_serves_exactly_the_route_table(function):
+    app = APPS[function]()
+
+    assert served_routes(app) == {route.key for route in routes_of(function)}
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        ("/products", "/products"),
+        ("/products/<id>", "/products/{id}"),
+        ("/orders/<int:id>/ship", "/orders/{id}/ship"),
+        ("/files/<path:rest>", "/files/{rest+}"),
+    ],
+)
+def test_flask_rules_translate_to_api_gateway_paths(rule, expected):
+    assert api_gateway_path(rule) == expected
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_handler_imports_as_a_callable(function):
+    module, _, attribute = FUNCTIONS[function].handler.rpartition(".")
+
+    handler = getattr(importlib.import_module(module), attribute)
+
+    assert callable(handler)
