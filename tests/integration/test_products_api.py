@@ -343,9 +343,9 @@ def test_an_unknown_category_is_an_empty_page(api):
     assert reply.json() == {"items": [], "nextCursor": None}
 
 
-def test_a_category_lists_through_the_index_and_never_scans(dynamodb, api):
+def test_a_category_lists_through_the_index_and_never_scans(dynamodb, aws_session, api):
     """Observe the SDK's own events on a client handed to create_app: no patching."""
-    clients = AwsClients(Settings(region="us-east-1", products_table=TABLE))
+    clients = AwsClients(Settings(region="us-east-1", products_table=TABLE), session=aws_session)
     calls: list[tuple[str, dict[str, Any]]] = []
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -369,8 +369,8 @@ def test_a_category_lists_through_the_index_and_never_scans(dynamodb, api):
     assert [p["category"] for p in page["items"]] == ["shoes", "shoes"]
 
 
-def test_the_whole_catalogue_lists_through_the_entity_index(dynamodb, api):
-    clients = AwsClients(Settings(region="us-east-1", products_table=TABLE))
+def test_the_whole_catalogue_lists_through_the_entity_index(dynamodb, aws_session, api):
+    clients = AwsClients(Settings(region="us-east-1", products_table=TABLE), session=aws_session)
     calls: list[tuple[str, str | None]] = []
     clients.dynamodb.meta.events.register(
         "before-parameter-build.dynamodb.*",
