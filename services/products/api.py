@@ -86,29 +86,29 @@ def create_product() -> Response:
     return _one(product, 201, Location=f"/products/{product.id}")
 
 
-@bp.get("/products/<product_id>")
-def get_product(product_id: str) -> Response:
-    return _one(service.get_product(_repository(), _product_id(product_id)))
+@bp.get("/products/<id>")
+def get_product(id: str) -> Response:
+    return _one(service.get_product(_repository(), _product_id(id)))
 
 
-@bp.put("/products/<product_id>")
-def replace_product(product_id: str) -> Response:
+@bp.put("/products/<id>")
+def replace_product(id: str) -> Response:
     require_admin(current_principal())
-    canonical_id, expected = _product_id(product_id), _expected_version()
+    canonical_id, expected = _product_id(id), _expected_version()
     body = read_json(ProductIn)
     return _one(service.replace_product(_repository(), canonical_id, body.fields(), expected))
 
 
-@bp.patch("/products/<product_id>")
-def patch_product(product_id: str) -> Response:
+@bp.patch("/products/<id>")
+def patch_product(id: str) -> Response:
     require_admin(current_principal())
-    canonical_id, expected = _product_id(product_id), _expected_version()
+    canonical_id, expected = _product_id(id), _expected_version()
     body = read_json(ProductPatch)
     return _one(service.patch_product(_repository(), canonical_id, body.changes(), expected))
 
 
-@bp.delete("/products/<product_id>")
-def delete_product(product_id: str) -> Response:
+@bp.delete("/products/<id>")
+def delete_product(id: str) -> Response:
     require_admin(current_principal())
-    service.delete_product(_repository(), _product_id(product_id), _expected_version())
+    service.delete_product(_repository(), _product_id(id), _expected_version())
     return Response(status=204)

@@ -153,8 +153,9 @@ class DynamoDBProductRepository(ProductRepository):
 
     def delete(self, product_id: str, expected_version: int | None) -> None:
         condition, condition_values = self._precondition(expected_version)
-        extra = {}
-        if condition_values:
+        extra: dict[str, Any] = {}
+        if condition_values:  # DynamoDB refuses empty expression maps
+            extra["ExpressionAttributeNames"] = {"#version": "version"}
             extra["ExpressionAttributeValues"] = _to_item(condition_values)
         try:
             with _translated():
@@ -162,7 +163,6 @@ class DynamoDBProductRepository(ProductRepository):
                     TableName=self._table,
                     Key=_to_item(table.product_key(product_id)),
                     ConditionExpression=condition,
-                    ExpressionAttributeNames={"#version": "version"} if condition_values else {},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **extra,
                 )
