@@ -65,10 +65,26 @@ def load_handler(dotted: str) -> LambdaHandler:
     return handler
 
 
-def _pattern(path: str) -> re.Pattern[str]:
-    regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
-    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
-    return re.compile(f"^{regex}$")
+class RouteTable:
+    """Matches requests to routes as API Gateway does: the most specific route wins."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        ordered = sorted(routes, key=lambda route: route.path.count("{"))
+        self._patterns = [(route, self._pattern(route.path)) for route in ordered]
+        self.methods = sorted({route.method for route in ordered})
+
+    @staticmethod
+    def _pattern(path: str) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(path))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
+        return re.compile(f"^{regex}$")
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route, pattern in self._patterns:
+            matched = pattern.match(path)
+            if matched and route.method == method:
+                return route, matched.groupdict()
+        return None
 
 
 def _message(status: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -97,10 +113,7 @@ class Gateway:
         handlers: Mapping[str, LambdaHandler] | None = None,
         api_id: str = "local",
     ) -> None:
-        # Like API Gateway, the most specific route wins: fewer path variables first.
-        ordered = sorted(routes, key=lambda route: route.path.count("{"))
-        self.routes = [(route, _pattern(route.path)) for route in ordered]
-        self.methods = sorted({route.method for route in ordered})
+        self.routes = RouteTable(routes)
         self.authorizer = authorizer
         self.cors_origins = frozenset(cors_origins)
         self.handlers = dict(handlers or {})
@@ -125,7 +138,7 @@ class Gateway:
     def handle(self, request: Request) -> Response:
         if self.cors_origins and self._is_preflight(request):
             return self._preflight(request)
-        found = self._match(request.method, request.path)
+        found = self.routes.match(request.method, request.path)
         if found is None:
             return self._with_cors(request, _message(404, "Not Found"))
         route, path_parameters = found
@@ -142,13 +155,6 @@ class Gateway:
                 return self._with_cors(request, _message(denied.status, denied.message, headers))
         event = self.event(request, route, path_parameters, claims)
         return self._with_cors(request, self._invoke(route.function, event))
-
-    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        for route, pattern in self.routes:
-            matched = pattern.match(path)
-            if matched and route.method == method:
-                return route, matched.groupdict()
-        return None
 
     def _handler(self, function: str) -> LambdaHandler:
         if function not in self.handlers:
@@ -263,7 +269,7 @@ class Gateway:
         origin = self._allowed_origin(request)
         if origin is not None:
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Methods"] = ",".join(self.methods)
+            response.headers["Access-Control-Allow-Methods"] = ",".join(self.routes.methods)
             response.headers["Access-Control-Allow-Headers"] = ",".join(CORS.allow_headers)
             response.headers["Access-Control-Max-Age"] = str(CORS.max_age_seconds)
         return response

@@ -7,7 +7,6 @@ differ from request to request: route key, raw path and query, headers, body and
 import base64
 import copy
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,6 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.gateway import RouteTable
 from local.resources import ensure_products_table
 from services.common.aws import AwsClients
 from services.common.lambda_entry import LambdaHandler, http_handler
@@ -51,14 +51,16 @@ ADMIN_BEARER = _JWT_EVENT["headers"]["authorization"]
 Body = Mapping[str, Any] | Sequence[Any] | str | bytes | None
 
 
+_ROUTE_TABLE = RouteTable(ROUTES)
+
+
 def _route_for(method: str, path: str) -> tuple[Route, dict[str, str]]:
     """The route API Gateway would match, as the local gateway matches it."""
-    for route in sorted(ROUTES, key=lambda r: r.path.count("{")):
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
-        matched = re.fullmatch(regex, path)
-        if matched and route.method == method:
-            return route, {name: unquote(value) for name, value in matched.groupdict().items()}
-    raise AssertionError(f"no route serves {method} {path}; API Gateway would not call the app")
+    found = _ROUTE_TABLE.match(method, path)
+    if found is None:
+        raise AssertionError(f"no route serves {method} {path}; API Gateway would not call the app")
+    route, parameters = found
+    return route, {name: unquote(value) for name, value in parameters.items()}
 
 
 def build_event(
