@@ -84,11 +84,27 @@ products = LambdaFunction(
     opts=opts,
 )
 
+users = LambdaFunction(
+    "users",
+    LambdaFunctionArgs(
+        handler=FUNCTIONS["users"].handler,
+        code=packaging.build_function_code(FUNCTIONS["users"], packaging.BUILD_DIR),
+        runtime=runtime,
+        layers=[layer.arn],
+        environment={settings.USER_POOL_CLIENT_ID: auth.client_id},
+        # Only the app client's public operations (sign-up, sign-in, the caller's own profile
+        # with their token), which Cognito authorizes by client id and token, not by IAM.
+        statements=[],
+        description="Users API: sign-up, email verification, sign-in, tokens and profile",
+    ),
+    opts=opts,
+)
+
 api = HttpApi(
     "http",
     HttpApiArgs(
         routes=ROUTES,
-        functions={"products": products},
+        functions={"products": products, "users": users},
         user_pool_id=auth.user_pool_id,
         user_pool_client_id=auth.client_id,
         region=config.region,

@@ -14,8 +14,6 @@ class UserPoolArgs:
 
 
 MINUTES, DAYS = "minutes", "days"  # the units of the token lifetimes in pool.py
-VERIFICATION_SUBJECT = "Your verification code"
-VERIFICATION_MESSAGE = "Your verification code is {####}."  # Cognito fills in {####}
 
 
 class UserPool(pulumi.ComponentResource):
@@ -43,8 +41,8 @@ class UserPool(pulumi.ComponentResource):
             ),
             verification_message_template=aws.cognito.UserPoolVerificationMessageTemplateArgs(
                 default_email_option="CONFIRM_WITH_CODE",
-                email_subject=VERIFICATION_SUBJECT,
-                email_message=VERIFICATION_MESSAGE,
+                email_subject=pool.VERIFICATION_SUBJECT,
+                email_message=pool.VERIFICATION_MESSAGE,
             ),
             account_recovery_setting=aws.cognito.UserPoolAccountRecoverySettingArgs(
                 recovery_mechanisms=[

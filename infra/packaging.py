@@ -21,7 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / ".build"
 LAYER_REQUIREMENTS = REPO_ROOT / "services" / "requirements.txt"
 CONSTRAINTS = REPO_ROOT / "constraints.txt"  # pins the layer's transitive dependencies too
-SERVICES_INIT = "services/__init__.py"
+# Modules at the top of services/ that every function imports (the route table among them).
+SHARED_MODULES = ("services/__init__.py", "services/routes.py")
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 FILE_MODE = 0o644
@@ -80,9 +81,9 @@ def _tree(base: Path, prefix: PurePosixPath) -> dict[str, Path]:
 def build_code_archive(
     packages: Iterable[str], out_dir: Path, *, root: Path = REPO_ROOT, name: str | None = None
 ) -> Path:
-    """Zip `services/__init__.py` and the given package directories (relative to `root`)."""
+    """Zip the shared top-level modules and the given package directories (relative to `root`)."""
     packages = tuple(packages)
-    files = {SERVICES_INIT: root / SERVICES_INIT}
+    files = {module: root / module for module in SHARED_MODULES}
     for package in packages:
         base = root / package
         if not base.is_dir():

@@ -48,6 +48,11 @@ FUNCTIONS: dict[str, Function] = {
         handler="services.products.handler.handler",
         packages=("services/common", "services/products"),
     ),
+    "users": Function(
+        name="users",
+        handler="services.users.handler.handler",
+        packages=("services/common", "services/users"),
+    ),
 }
 
 ROUTES: tuple[Route, ...] = (
@@ -57,6 +62,14 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/products/{id}", "products", Access.ADMIN),
     Route("PATCH", "/products/{id}", "products", Access.ADMIN),
     Route("DELETE", "/products/{id}", "products", Access.ADMIN),
+    Route("POST", "/users/signup", "users", Access.PUBLIC),
+    Route("POST", "/users/confirm", "users", Access.PUBLIC),
+    Route("POST", "/users/resend-code", "users", Access.PUBLIC),
+    Route("POST", "/users/login", "users", Access.PUBLIC),
+    Route("POST", "/users/refresh", "users", Access.PUBLIC),
+    Route("POST", "/users/forgot-password", "users", Access.PUBLIC),
+    Route("POST", "/users/reset-password", "users", Access.PUBLIC),
+    Route("GET", "/users/me", "users", Access.USER),
 )
 
 

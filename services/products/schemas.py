@@ -14,6 +14,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from services.common.validation import text, unicode
 from services.products.domain import ProductFields
 
 MAX_PRICE = Decimal(1_000_000)
@@ -31,26 +32,10 @@ def _money(value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
-def _unicode(value: Any) -> Any:
-    """JSON can carry lone surrogates (\\ud800) that no data store accepts as text."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise PydanticCustomError("unicode", "must be valid Unicode text") from exc
-    return value
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        raise PydanticCustomError("blank", "must not be blank")
-    return _unicode(value)
-
-
 Money = Annotated[Decimal, BeforeValidator(_money)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), BeforeValidator(_text)]
-Category = Annotated[str, StringConstraints(min_length=1, max_length=100), BeforeValidator(_text)]
-Description = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(_unicode)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), BeforeValidator(text)]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=100), BeforeValidator(text)]
+Description = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(unicode)]
 Stock = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
 
 

@@ -1,6 +1,7 @@
 """The Cognito user pool definition shared by the Pulumi program and the local stack."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from string import ascii_lowercase, ascii_uppercase, digits
 
 from services.routes import ADMIN_GROUP
 
@@ -12,12 +13,25 @@ class PasswordPolicy:
     require_lowercase: bool = True
     require_numbers: bool = True
     require_symbols: bool = True
+    # The characters Cognito counts as symbols.
+    symbols: frozenset[str] = field(default=frozenset("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- "))
 
     def describe(self) -> str:
         return (
             f"at least {self.minimum_length} characters with upper case, lower case, "
             "a digit and a symbol"
         )
+
+    def is_met_by(self, password: str) -> bool:
+        """Whether Cognito would accept `password` under this policy."""
+        checks = (
+            len(password) >= self.minimum_length,
+            not self.require_uppercase or any(char in ascii_uppercase for char in password),
+            not self.require_lowercase or any(char in ascii_lowercase for char in password),
+            not self.require_numbers or any(char in digits for char in password),
+            not self.require_symbols or any(char in self.symbols for char in password),
+        )
+        return all(checks)
 
 
 PASSWORD_POLICY = PasswordPolicy()
@@ -28,3 +42,5 @@ CLIENT_AUTH_FLOWS = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "AL
 ACCESS_TOKEN_MINUTES = 60
 ID_TOKEN_MINUTES = 60
 REFRESH_TOKEN_DAYS = 30
+VERIFICATION_SUBJECT = "Your verification code"
+VERIFICATION_MESSAGE = "Your verification code is {####}."  # Cognito fills in {####}

@@ -114,6 +114,32 @@ def test_products_function_may_touch_only_its_table_and_own_logs(program: dict[s
 
 
 @pulumi_test
+def test_users_function_needs_no_cognito_permission(program: dict[str, Any]) -> Any:
+    """It calls only the app client's public operations, which Cognito authorizes itself."""
+    users: LambdaFunction = program["users"]
+
+    def check(args: list[Any]) -> None:
+        document, log_group_arn, variables = args
+        granted = {
+            (action, resource)
+            for statement in _statements(document)
+            for action in _as_list(statement["Action"])
+            for resource in _as_list(statement["Resource"])
+        }
+        assert granted == {
+            ("logs:CreateLogStream", f"{log_group_arn}:*"),
+            ("logs:PutLogEvents", f"{log_group_arn}:*"),
+            ("xray:PutTelemetryRecords", "*"),
+            ("xray:PutTraceSegments", "*"),
+        }
+        assert set(variables) == {"USER_POOL_CLIENT_ID"}
+
+    return pulumi.Output.all(
+        users.policy.policy, users.log_group.arn, users.function.environment.variables
+    ).apply(check)
+
+
+@pulumi_test
 def test_every_log_group_keeps_logs_for_the_configured_days(
     program: dict[str, Any], declared: Declared, stack: MockStack
 ) -> Any:

@@ -1,6 +1,8 @@
 """The archive builds on their own: reproducible bytes, the right entries, a cached layer."""
 
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ def source(tmp_path: Path) -> Path:
         tmp_path / "src",
         {
             "services/__init__.py": "",
+            "services/routes.py": "ROUTES = ()\n",
             "services/common/__init__.py": "",
             "services/common/settings.py": "TABLE = 'x'\n",
             "services/shop/__init__.py": "",
@@ -75,6 +78,7 @@ def test_code_archive_holds_sorted_sources_with_fixed_metadata(
         "services/__init__.py",
         "services/common/__init__.py",
         "services/common/settings.py",
+        "services/routes.py",
         "services/shop/__init__.py",
         "services/shop/handler.py",
     ]
@@ -93,6 +97,28 @@ def test_function_code_holds_the_real_handler_module(tmp_path: Path) -> None:
     assert packaging.handler_module(function.handler) == "services/products/handler.py"
     assert "services/products/handler.py" in names
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS), ids=str)
+def test_each_handler_imports_from_its_archive_alone(function: str, tmp_path: Path) -> None:
+    """What Lambda does: unpack the archive and import the handler, with nothing else of ours."""
+    archive = packaging.build_function_code(FUNCTIONS[function], tmp_path / "build")
+    unpacked = tmp_path / "task"
+    with zipfile.ZipFile(archive) as built:
+        built.extractall(unpacked)
+    module, _, attribute = FUNCTIONS[function].handler.rpartition(".")
+    probe = f"import {module} as m, sys; assert callable(m.{attribute}); print(m.__file__)"
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=unpacked,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(str(unpacked))
 
 
 def test_function_code_refuses_a_handler_outside_its_packages(source: Path, tmp_path: Path) -> None:

@@ -1,0 +1,77 @@
+"""Request models of the users routes: checked before Cognito is asked anything."""
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
+
+from services.common.validation import text
+
+# Pragmatic: one @, no spaces, a dot in the domain. Cognito checks the rest.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def _normalised_email(value: Any) -> Any:
+    """Emails are compared trimmed and in lower case, here and in Cognito (case-insensitive)."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _email_shape(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise PydanticCustomError("email", "must be an email address such as ana@example.com")
+    return value
+
+
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=254),
+    AfterValidator(_email_shape),
+    BeforeValidator(_normalised_email),
+]
+# Cognito accepts up to 256 characters; the policy itself is checked by the service.
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256), BeforeValidator(text)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), BeforeValidator(text)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=8192, pattern=r"^\S+$")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignUpIn(_Body):
+    email: Email
+    password: Password
+    name: Name
+
+
+class ConfirmIn(_Body):
+    email: Email
+    code: Code
+
+
+class EmailIn(_Body):
+    email: Email
+
+
+class LoginIn(_Body):
+    email: Email
+    password: Password
+
+
+class RefreshIn(_Body):
+    refresh_token: RefreshToken = Field(alias="refreshToken")
+
+
+class ResetPasswordIn(_Body):
+    email: Email
+    code: Code
+    new_password: Password = Field(alias="newPassword")
