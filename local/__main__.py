@@ -1,6 +1,7 @@
 """`python -m local`: start the local stack in the foreground; Ctrl-C stops everything."""
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -38,22 +39,22 @@ def _options(argv: list[str]) -> Options:
 
 def _banner(stack: LocalStack) -> str:
     info = stack.info
-    api, token = info["apiUrl"], stack.admin_token()
+    api, admin = info["apiUrl"], info["admin"]
     data = "Data restored from" if info["restored"] else "Fresh data in"
+    login = json.dumps({"email": admin["email"], "password": admin["password"]})
     return f"""
 Local stack ready ({data} {stack.options.state_dir}/; `make dev-reset` starts clean)
 
   API         {api}
   Fake AWS    {info["awsEndpoint"]}  (point the AWS CLI or boto3 at it with AWS_ENDPOINT_URL)
-  Admin       {info["admin"]["email"]} / {info["admin"]["password"]}
+  Admin       {admin["email"]} / {admin["password"]}  (log in with POST /users/login)
+  Outbox      {info["outbox"]}  (the e-mails Cognito would send: verification codes)
   Stack file  {stack.stack_file}
-
-Admin access token (valid for one hour):
-  export TOKEN={token}
 
 Try:
   curl -s '{api}/products?limit=3'
-  curl -s '{api}/products?category=books'
+  export TOKEN=$(curl -s -X POST {api}/users/login -H 'Content-Type: application/json' \\
+       -d '{login}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')
   curl -s -X POST {api}/products -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' \\
        -d '{{"name":"Desk lamp","price":39.99,"stock":12,"category":"home"}}'

@@ -53,16 +53,6 @@ def seed_catalogue(repository: ProductRepository) -> int:
     return len(entries)
 
 
-def access_token(cognito: Any, client_id: str, email: str, password: str) -> str:
-    result = cognito.initiate_auth(
-        ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": password},
-    )
-    token: str = result["AuthenticationResult"]["AccessToken"]
-    return token
-
-
 def previous_password(stack_file: Path) -> str | None:
     if not stack_file.exists():
         return None

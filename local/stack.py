@@ -12,10 +12,11 @@ from typing import Any
 import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import resources, seed
+from local import cognito, resources, seed
 from local.authorizer import JwtAuthorizer
 from local.aws import FakeAws
 from local.gateway import Gateway
+from local.outbox import Outbox
 from services.common import settings
 from services.products.dynamodb import DynamoDBProductRepository
 from services.routes import ROUTES
@@ -49,24 +50,30 @@ class LocalStack:
     def stack_file(self) -> Path:
         return self.options.state_dir / "stack.json"
 
+    @property
+    def outbox_file(self) -> Path:
+        return self.options.state_dir / "outbox.jsonl"
+
     def start(self) -> dict[str, Any]:
         state = self.options.state_dir
         if self.options.reset and state.exists():
             shutil.rmtree(state)
         state.mkdir(parents=True, exist_ok=True)
+        cognito.install(Outbox(self.outbox_file))
         self._aws = FakeAws(self.options.host, self.options.aws_port, state / "aws-state.pickle")
         restored = self._aws.start()
         endpoint = "http://{}:{}".format(*self._aws_address())
         self._configure_process(endpoint)
 
-        cognito = boto3.client("cognito-idp")
+        cognito_client = boto3.client("cognito-idp")
         dynamodb = boto3.client("dynamodb")
         resources.ensure_products_table(dynamodb, PRODUCTS_TABLE)
-        user_pool = resources.ensure_user_pool(cognito, USER_POOL)
+        user_pool = resources.ensure_user_pool(cognito_client, USER_POOL)
+        os.environ[settings.USER_POOL_CLIENT_ID] = user_pool.client_id
         password = (seed.previous_password(self.stack_file) if restored else None) or (
             seed.new_password()
         )
-        seed.ensure_admin(cognito, user_pool.pool_id, seed.ADMIN_EMAIL, password)
+        seed.ensure_admin(cognito_client, user_pool.pool_id, seed.ADMIN_EMAIL, password)
         added = seed.seed_catalogue(DynamoDBProductRepository(dynamodb, PRODUCTS_TABLE))
 
         issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{user_pool.pool_id}"
@@ -89,20 +96,13 @@ class LocalStack:
             "issuer": issuer,
             "productsTable": PRODUCTS_TABLE,
             "admin": {"email": seed.ADMIN_EMAIL, "password": password},
+            "outbox": str(self.outbox_file),
             "restored": restored,
             "seededProducts": added,
         }
         self.stack_file.write_text(json.dumps(self.info, indent=2) + "\n")
         self._aws.save()
         return self.info
-
-    def admin_token(self) -> str:
-        return seed.access_token(
-            boto3.client("cognito-idp"),
-            self.info["userPoolClientId"],
-            self.info["admin"]["email"],
-            self.info["admin"]["password"],
-        )
 
     def stop(self) -> None:
         if self._server is not None:
