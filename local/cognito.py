@@ -1,9 +1,10 @@
 """What moto's Cognito lacks for the sign-up flow to read as it does on AWS.
 
-moto accepts any confirmation code, sends no e-mail and has no ResendConfirmationCode. In the
-local stack's process, `install` teaches moto's Cognito to issue six-digit codes, deliver them
-to the outbox with the pool's own verification message, check them, and resend them. It changes
-the fake AWS endpoint only; the service code and its Cognito calls stay the same.
+moto accepts any confirmation code, sends no e-mail, has no ResendConfirmationCode and does not
+mark the e-mail verified on confirmation. In the local stack's process, `install` teaches moto's
+Cognito to issue six-digit codes, deliver them to the outbox with the pool's own verification
+message, check them, resend them and verify the address. It changes the fake AWS endpoint only;
+the service code and its Cognito calls stay the same.
 """
 
 import secrets
@@ -91,7 +92,10 @@ def _confirm_sign_up(response: CognitoIdpResponse) -> Any:
     if user is not None and user.status == UserStatus.CONFIRMED:
         raise NotAuthorizedError("User cannot be confirmed. Current status is CONFIRMED")
     _check(user, VERIFY, response._get_param("ConfirmationCode"))
-    return _ORIGINALS["confirm_sign_up"](response)
+    result = _ORIGINALS["confirm_sign_up"](response)
+    if user is not None:  # the emailed code proved the address, as Cognito records it
+        user.update_attributes([{"Name": "email_verified", "Value": "true"}])
+    return result
 
 
 def _resend_confirmation_code(response: CognitoIdpResponse) -> Any:

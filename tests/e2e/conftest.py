@@ -49,6 +49,14 @@ class RunningStack:
         )
         return str(result["AuthenticationResult"]["AccessToken"])
 
+    def last_code(self, email: str, kind: str) -> str:
+        """The code in the newest e-mail of `kind` the local Cognito sent to `email`."""
+        lines = Path(self.info["outbox"]).read_text().splitlines()
+        messages = [json.loads(line) for line in lines]
+        matching = [m for m in messages if m["to"] == email and m["kind"] == kind]
+        assert matching, f"no {kind} e-mail to {email} in the outbox"
+        return str(matching[-1]["code"])
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
         try:
