@@ -9,11 +9,13 @@ from flask import Flask
 
 from services.products.app import create_app as create_products_app
 from services.routes import FUNCTIONS, routes_of
-from tests.unit.fakes import FakeProductRepository
+from services.users.app import create_app as create_users_app
+from tests.unit.fakes import FakeIdentityProvider, FakeProductRepository
 
 # One builder per function, with in-memory ports: a new function must be added here to pass.
 APPS: dict[str, Callable[[], Flask]] = {
     "products": lambda: create_products_app(repository=FakeProductRepository()),
+    "users": lambda: create_users_app(identity=FakeIdentityProvider()),
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
