@@ -53,6 +53,23 @@ FUNCTIONS: dict[str, Function] = {
         handler="services.users.handler.handler",
         packages=("services/common", "services/users"),
     ),
+    # Orders read prices from the products table, whose key design lives with the products.
+    "orders": Function(
+        name="orders",
+        handler="services.orders.handler.handler",
+        packages=("services/common", "services/orders", "services/products"),
+    ),
+    # Not behind the API: the outbox relay runs on a schedule, migrations on deploy.
+    "relay": Function(
+        name="relay",
+        handler="services.orders.relay.handler",
+        packages=("services/common", "services/orders", "services/products"),
+    ),
+    "migrate": Function(
+        name="migrate",
+        handler="services.orders.migrate.handler",
+        packages=("services/common", "services/orders", "services/products"),
+    ),
 }
 
 ROUTES: tuple[Route, ...] = (
@@ -70,6 +87,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/users/forgot-password", "users", Access.PUBLIC),
     Route("POST", "/users/reset-password", "users", Access.PUBLIC),
     Route("GET", "/users/me", "users", Access.USER),
+    Route("POST", "/orders", "orders", Access.USER),
+    Route("GET", "/orders", "orders", Access.USER),
+    Route("GET", "/orders/{id}", "orders", Access.USER),
 )
 
 

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 PRODUCTS_TABLE = "PRODUCTS_TABLE"
 USER_POOL_CLIENT_ID = "USER_POOL_CLIENT_ID"
+ORDERS_QUEUE_URL = "ORDERS_QUEUE_URL"
+# Where the orders database is; the credentials come from the Secrets Manager secret.
+DATABASE_HOST = "DATABASE_HOST"
+DATABASE_PORT = "DATABASE_PORT"
+DATABASE_NAME = "DATABASE_NAME"
+DATABASE_SECRET_ARN = "DATABASE_SECRET_ARN"  # noqa: S105 (the name of a variable, not a secret)
 REGION = "AWS_REGION"
 
 
@@ -14,6 +20,11 @@ class Settings:
     region: str
     products_table: str
     user_pool_client_id: str = ""
+    orders_queue_url: str = ""
+    database_host: str = ""
+    database_port: int = 5432
+    database_name: str = "ecommerce"
+    database_secret_arn: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -22,4 +33,9 @@ class Settings:
             region=env.get(REGION) or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             products_table=env.get(PRODUCTS_TABLE, "products"),
             user_pool_client_id=env.get(USER_POOL_CLIENT_ID, ""),
+            orders_queue_url=env.get(ORDERS_QUEUE_URL, ""),
+            database_host=env.get(DATABASE_HOST, ""),
+            database_port=int(env.get(DATABASE_PORT) or 5432),
+            database_name=env.get(DATABASE_NAME, "ecommerce"),
+            database_secret_arn=env.get(DATABASE_SECRET_ARN, ""),
         )
