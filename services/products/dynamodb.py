@@ -4,15 +4,12 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from services.common.errors import DependencyUnavailable, Throttled
+from services.common.dynamodb import from_item, to_item, translated
 from services.products import table
 from services.products.domain import (
     InvalidCursor,
@@ -23,30 +20,13 @@ from services.products.domain import (
 )
 from services.products.ports import Page, ProductRepository
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-_THROTTLING = {
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "ThrottlingException",
-}
-_UNAVAILABLE = {"InternalServerError", "ServiceUnavailable"}
 _CURSOR_PATTERN = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
 
 
-def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in values.items()}
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
 def _product(item: dict[str, Any]) -> Product:
-    data = _from_item(item)
+    data = from_item(item)
     return Product(
         id=data["id"],
         name=data["name"],
@@ -58,22 +38,6 @@ def _product(item: dict[str, Any]) -> Product:
         updated_at=data["updatedAt"],
         version=int(data["version"]),
     )
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """SDK failures become domain errors the edge can answer with 429 or 503."""
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in _THROTTLING:
-            raise Throttled("The catalogue is busy; retry shortly.") from exc
-        if code in _UNAVAILABLE:
-            raise DependencyUnavailable("The catalogue is unavailable; retry shortly.") from exc
-        raise
-    except BotoCoreError as exc:
-        raise DependencyUnavailable("The catalogue is unreachable; retry shortly.") from exc
 
 
 def _condition_failed(exc: ClientError) -> bool:
@@ -101,18 +65,18 @@ class DynamoDBProductRepository(ProductRepository):
         }
         if product.description is not None:
             item["description"] = product.description
-        with _translated():
+        with translated():
             self._client.put_item(
                 TableName=self._table,
-                Item=_to_item(item),
+                Item=to_item(item),
                 ConditionExpression="attribute_not_exists(pk)",
             )
 
     def get(self, product_id: str) -> Product:
-        with _translated():
+        with translated():
             found = self._client.get_item(
                 TableName=self._table,
-                Key=_to_item(table.product_key(product_id)),
+                Key=to_item(table.product_key(product_id)),
                 ConsistentRead=True,
             )
         if "Item" not in found:
@@ -136,14 +100,14 @@ class DynamoDBProductRepository(ProductRepository):
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         condition, condition_values = self._precondition(expected_version)
         try:
-            with _translated():
+            with translated():
                 updated = self._client.update_item(
                     TableName=self._table,
-                    Key=_to_item(table.product_key(product_id)),
+                    Key=to_item(table.product_key(product_id)),
                     UpdateExpression=expression,
                     ConditionExpression=condition,
                     ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=_to_item({**values, **condition_values}),
+                    ExpressionAttributeValues=to_item({**values, **condition_values}),
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
@@ -156,12 +120,12 @@ class DynamoDBProductRepository(ProductRepository):
         extra: dict[str, Any] = {}
         if condition_values:  # DynamoDB refuses empty expression maps
             extra["ExpressionAttributeNames"] = {"#version": "version"}
-            extra["ExpressionAttributeValues"] = _to_item(condition_values)
+            extra["ExpressionAttributeValues"] = to_item(condition_values)
         try:
-            with _translated():
+            with translated():
                 self._client.delete_item(
                     TableName=self._table,
-                    Key=_to_item(table.product_key(product_id)),
+                    Key=to_item(table.product_key(product_id)),
                     ConditionExpression=condition,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **extra,
@@ -177,14 +141,14 @@ class DynamoDBProductRepository(ProductRepository):
             "IndexName": index.name,
             "KeyConditionExpression": "#p = :p",
             "ExpressionAttributeNames": {"#p": index.partition_key},
-            "ExpressionAttributeValues": _to_item({":p": partition}),
+            "ExpressionAttributeValues": to_item({":p": partition}),
             "ScanIndexForward": False,
             # One more than asked tells whether another page exists, without an empty last page.
             "Limit": limit + 1,
         }
         if cursor is not None:
-            request["ExclusiveStartKey"] = _to_item(self._decode_cursor(cursor, index, partition))
-        with _translated():
+            request["ExclusiveStartKey"] = to_item(self._decode_cursor(cursor, index, partition))
+        with translated():
             found = self._client.query(**request)
         products = [_product(item) for item in found.get("Items", [])]
         more = len(products) > limit or (len(products) == limit and "LastEvaluatedKey" in found)

@@ -1,23 +1,11 @@
 """The catalogue's rules. Ports come in as arguments; nothing here knows HTTP or DynamoDB."""
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 
+from services.common.clock import Clock, timestamp, utc_now
 from services.common.errors import FieldError, ValidationFailed
 from services.products.domain import Product, ProductFields
 from services.products.ports import Page, ProductRepository
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with millisecond precision and a Z suffix."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def list_products(
