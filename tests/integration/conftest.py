@@ -1,4 +1,5 @@
-"""Whole-app fixtures: moto's DynamoDB, the real Lambda handler, and real-shaped API Gateway events.
+"""Whole-app fixtures: moto's DynamoDB and Cognito, the real Lambda handlers, and real-shaped API
+Gateway events.
 
 Events start from the JSON files in tests/events and are changed only where a real HTTP API would
 differ from request to request: route key, raw path and query, headers, body and claims.
@@ -7,7 +8,9 @@ differ from request to request: route key, raw path and query, headers, body and
 import base64
 import copy
 import json
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -15,18 +18,23 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 import boto3
+import jwt
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 
+from local.authorizer import event_claims
 from local.gateway import RouteTable
-from local.resources import ensure_products_table
+from local.resources import UserPool, ensure_products_table, ensure_user_pool
 from services.common.aws import AwsClients
 from services.common.lambda_entry import LambdaHandler, http_handler
-from services.common.settings import Settings
+from services.common.settings import USER_POOL_CLIENT_ID, Settings
 from services.products.app import create_app
 from services.routes import ROUTES, Route
+from services.users.app import create_app as create_users_app
 
 TABLE = "products-test"
+USER_POOL = "users-test"
 EVENTS = Path(__file__).parent.parent / "events"
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -244,3 +252,114 @@ def table_items(dynamodb: Any) -> Callable[[], list[dict[str, Any]]]:
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     return scan
+
+
+def rendered_claims(access_token: str) -> dict[str, str]:
+    """A real token's claims as API Gateway's JWT authorizer hands them to the function."""
+    claims: dict[str, Any] = jwt.decode(access_token, options={"verify_signature": False})
+    return event_claims(claims)
+
+
+def unreachable_client(session: boto3.session.Session, service: str) -> Any:
+    """A client for a closed localhost port that gives up at once: the SDK's connection error."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return session.client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        config=Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1}),
+    )
+
+
+@dataclass(frozen=True)
+class Cognito:
+    """Moto's user pool as the local stack defines it, with a client of the tests' own.
+
+    Tests set up and inspect the pool with `client`; the app gets another client, so that what
+    the app asks Cognito can be observed on its own.
+    """
+
+    pool: UserPool
+    client: Any
+
+    def users(self) -> list[tuple[str, str]]:
+        """Every user's email and status, in a stable order, to compare before and after."""
+        found = []
+        for user in self.client.list_users(UserPoolId=self.pool.pool_id)["Users"]:
+            attributes = {item["Name"]: item["Value"] for item in user["Attributes"]}
+            found.append((attributes.get("email", ""), user["UserStatus"]))
+        return sorted(found)
+
+
+@contextmanager
+def moto_cognito(session: boto3.session.Session) -> Iterator[Cognito]:
+    """Moto's Cognito with the user pool and app client the local stack and Pulumi define."""
+    with mock_aws():
+        client = session.client("cognito-idp")
+        yield Cognito(ensure_user_pool(client, USER_POOL), client)
+
+
+@pytest.fixture
+def cognito(
+    monkeypatch: pytest.MonkeyPatch, aws_session: boto3.session.Session
+) -> Iterator[Cognito]:
+    """A fresh pool per test; its app client id is in the environment, as on Lambda."""
+    with moto_cognito(aws_session) as found:
+        monkeypatch.setenv(USER_POOL_CLIENT_ID, found.pool.client_id)
+        yield found
+
+
+@pytest.fixture(scope="module")
+def module_cognito(aws_session: boto3.session.Session) -> Iterator[Cognito]:
+    """One pool for a whole module whose tests change nothing in it.
+
+    moto spends about 0.1 s loading each pool's signing key, so a table of requests that must
+    never reach Cognito shares one. Every start of moto resets its state: a module using this
+    fixture must not use `cognito`, `dynamodb` or `mock_aws` as well.
+    """
+    with moto_cognito(aws_session) as found:
+        yield found
+
+
+def users_clients_for(
+    cognito: Cognito, session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch
+) -> AwsClients:
+    """The client factory handed to the users app. As on Lambda, the app and the factory read
+    the pool's app client id from the environment."""
+    monkeypatch.setenv(USER_POOL_CLIENT_ID, cognito.pool.client_id)
+    return AwsClients(Settings.from_env(), session=session)
+
+
+def record_cognito_calls(clients: AwsClients) -> list[str]:
+    """The name of every operation asked of the factory's Cognito client, from SDK events."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    clients.cognito.meta.events.register("before-call.cognito-idp.*", record)
+    return calls
+
+
+def users_api_over(clients: AwsClients) -> Api:
+    """The users Lambda entry, building its app with these clients."""
+    return Api(http_handler(lambda: create_users_app(clients=clients)))
+
+
+@pytest.fixture
+def users_clients(
+    cognito: Cognito, aws_session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch
+) -> AwsClients:
+    return users_clients_for(cognito, aws_session, monkeypatch)
+
+
+@pytest.fixture
+def cognito_calls(users_clients: AwsClients) -> list[str]:
+    return record_cognito_calls(users_clients)
+
+
+@pytest.fixture
+def users_api(users_clients: AwsClients) -> Api:
+    """The users Lambda entry over moto's Cognito."""
+    return users_api_over(users_clients)
