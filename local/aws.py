@@ -8,6 +8,7 @@ A snapshot written by another moto version is set aside rather than trusted.
 import io
 import logging
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from moto.server import ThreadedMotoServer
 
 logger = logging.getLogger("local.aws")
 
-SERVICES = ("dynamodb", "cognito-idp")
+_LOCKS = ((type(threading.Lock()), threading.Lock), (type(threading.RLock()), threading.RLock))
+SERVICES = ("dynamodb", "cognito-idp", "sqs", "secretsmanager")
 
 
 def _load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
@@ -29,9 +31,12 @@ def _load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
 
 
 class _StatePickler(pickle.Pickler):
-    """Pickles moto's state; the user pools' signing keys travel as PEM."""
+    """Pickles moto's state; signing keys travel as PEM, locks are made anew."""
 
     def reducer_override(self, obj: Any) -> Any:
+        for kind, factory in _LOCKS:  # SQS queues hold locks: a restored queue gets new ones
+            if isinstance(obj, kind):
+                return factory, ()
         if isinstance(obj, rsa.RSAPrivateKey):
             pem = obj.private_bytes(
                 serialization.Encoding.PEM,

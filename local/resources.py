@@ -1,8 +1,10 @@
 """Creates the local stack's AWS resources from the same definitions the Pulumi program uses."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
+from services.orders.queue import QueueSpec
 from services.products.table import PRODUCTS_TABLE
 from services.users import pool
 
@@ -82,3 +84,48 @@ def ensure_user_pool(cognito: Any, name: str) -> UserPool:
         if group not in existing:
             cognito.create_group(UserPoolId=pool_id, GroupName=group, Description=description)
     return UserPool(pool_id, client_id)
+
+
+@dataclass(frozen=True)
+class Queue:
+    url: str
+    arn: str
+    dead_letter_url: str
+
+
+def ensure_queue(sqs: Any, spec: QueueSpec) -> Queue:
+    """The queue and its dead-letter queue, with the redrive of the shared definition."""
+    dead_letter_url = sqs.create_queue(
+        QueueName=spec.dead_letter_name,
+        Attributes={
+            "MessageRetentionPeriod": str(spec.dead_letter_retention_seconds),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
+    dead_letter_arn = sqs.get_queue_attributes(
+        QueueUrl=dead_letter_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": spec.max_receive_count}
+    url = sqs.create_queue(
+        QueueName=spec.name,
+        Attributes={
+            "VisibilityTimeout": str(spec.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(spec.retention_seconds),
+            "RedrivePolicy": json.dumps(redrive),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return Queue(url, arn, dead_letter_url)
+
+
+def ensure_secret(secrets: Any, name: str, value: dict[str, str]) -> str:
+    """A Secrets Manager secret holding `value`, as RDS keeps its managed master secret."""
+    try:
+        arn: str = secrets.describe_secret(SecretId=name)["ARN"]
+        secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(value))
+    except secrets.exceptions.ResourceNotFoundException:
+        arn = secrets.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
+    return arn

@@ -15,9 +15,12 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from local import cognito, resources, seed
 from local.authorizer import JwtAuthorizer
 from local.aws import FakeAws
+from local.database import LocalDatabase
 from local.gateway import Gateway
 from local.outbox import Outbox
+from local.schedule import Every
 from services.common import settings
+from services.orders.queue import ORDERS_QUEUE
 from services.products.dynamodb import DynamoDBProductRepository
 from services.routes import ROUTES
 
@@ -26,6 +29,7 @@ logger = logging.getLogger("local")
 REGION = "us-east-1"
 PRODUCTS_TABLE = "products"
 USER_POOL = "ecommerce-local"
+DATABASE_SECRET = "ecommerce-local/database"  # noqa: S105 (the secret's name)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Options:
     state_dir: Path = Path(".local")
     reset: bool = False
     cors_origins: tuple[str, ...] = ("*",)
+    database_url: str | None = None  # another PostgreSQL instead of the embedded one
+    relay_seconds: float = 5.0
 
 
 @dataclass
@@ -43,6 +49,8 @@ class LocalStack:
     options: Options
     info: dict[str, Any] = field(default_factory=dict)
     _aws: FakeAws | None = None
+    _database: LocalDatabase | None = None
+    _relay: Every | None = None
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
 
@@ -76,6 +84,26 @@ class LocalStack:
         seed.ensure_admin(cognito_client, user_pool.pool_id, seed.ADMIN_EMAIL, password)
         added = seed.seed_catalogue(DynamoDBProductRepository(dynamodb, PRODUCTS_TABLE))
 
+        self._database = LocalDatabase(state / "postgres", url=self.options.database_url)
+        database = self._database.start()
+        secret_arn = resources.ensure_secret(
+            boto3.client("secretsmanager"),
+            DATABASE_SECRET,
+            {"username": database.user, "password": database.password},
+        )
+        queue = resources.ensure_queue(boto3.client("sqs"), ORDERS_QUEUE)
+        os.environ.update(
+            {
+                settings.ORDERS_QUEUE_URL: queue.url,
+                settings.DATABASE_HOST: database.host,
+                settings.DATABASE_PORT: str(database.port),
+                settings.DATABASE_NAME: database.dbname,
+                settings.DATABASE_SECRET_ARN: secret_arn,
+            }
+        )
+        self._relay = Every(self.options.relay_seconds, "relay")
+        self._relay.start()
+
         issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{user_pool.pool_id}"
         authorizer = JwtAuthorizer(
             issuer=issuer,
@@ -97,6 +125,9 @@ class LocalStack:
             "productsTable": PRODUCTS_TABLE,
             "admin": {"email": seed.ADMIN_EMAIL, "password": password},
             "outbox": str(self.outbox_file),
+            "databaseUrl": database.url,
+            "ordersQueueUrl": queue.url,
+            "ordersDeadLetterQueueUrl": queue.dead_letter_url,
             "restored": restored,
             "seededProducts": added,
         }
@@ -109,8 +140,12 @@ class LocalStack:
             self._server.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._relay is not None:
+            self._relay.stop()
         if self._aws is not None:
             self._aws.stop()
+        if self._database is not None:
+            self._database.stop()
 
     def _aws_address(self) -> tuple[str, int]:
         assert self._aws is not None

@@ -36,3 +36,11 @@ class AwsClients:
     @cached_property
     def cognito(self) -> Any:
         return self._client("cognito-idp")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self._client("sqs")
+
+    @cached_property
+    def secrets(self) -> Any:
+        return self._client("secretsmanager")

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from services.common import errors
 from services.common.auth import Principal, principal_from_authorizer
+from services.common.money import json_number
 
 logger = logging.getLogger(__name__)
 
@@ -58,17 +59,9 @@ _TITLES = {
 }
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # Money has at most two decimals and stays far below 2**53, so the shortest float
-        # representation prints exactly the same digits as the Decimal.
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
 class JSONProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return json.dumps(obj, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(obj, default=json_number, ensure_ascii=False, separators=(",", ":"))
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return loads(s)
@@ -110,7 +103,7 @@ def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        json.dumps(body, default=_json_default, separators=(",", ":")),
+        json.dumps(body, default=json_number, separators=(",", ":")),
         status=status,
         mimetype="application/json",
         headers=dict(headers or {}),

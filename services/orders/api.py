@@ -1,0 +1,56 @@
+"""HTTP routes of the orders service: parse, call the service, shape the answer."""
+
+from flask import Blueprint, Response, current_app, request
+
+from services.common.auth import require_user
+from services.common.http import current_principal, json_response, read_json, read_query, validate
+from services.orders import service
+from services.orders.schemas import HeadersIn, ListQuery, PlaceOrderIn
+from services.orders.wiring import OrdersPorts
+
+PORTS = "orders.ports"
+
+bp = Blueprint("orders", __name__)
+
+
+def _ports() -> OrdersPorts:
+    ports: OrdersPorts = current_app.extensions[PORTS]
+    return ports
+
+
+@bp.post("/orders")
+def place_order() -> Response:
+    caller = require_user(current_principal())
+    headers = validate(
+        HeadersIn, {"Idempotency-Key": request.headers.get("Idempotency-Key")}, where="header"
+    )
+    body = read_json(PlaceOrderIn)
+    ports = _ports()
+    placement = service.place_order(
+        ports.new_unit_of_work,
+        ports.catalogue,
+        ports.publisher,
+        user_id=caller.user_id,
+        request=body.request(),
+        idempotency_key=headers.idempotency_key,
+    )
+    answer = {"Location": f"/orders/{placement.response.order_id}"}
+    if placement.replayed:
+        answer["Idempotent-Replayed"] = "true"
+    return json_response(placement.response.body, placement.response.status, answer)
+
+
+@bp.get("/orders")
+def list_orders() -> Response:
+    caller = require_user(current_principal())
+    query = read_query(ListQuery)
+    page = service.list_orders(_ports().new_unit_of_work, caller.user_id, query.limit, query.cursor)
+    return json_response(
+        {"items": [order.to_json() for order in page.items], "nextCursor": page.next_cursor}
+    )
+
+
+@bp.get("/orders/<id>")
+def get_order(id: str) -> Response:
+    caller = require_user(current_principal())
+    return json_response(service.get_order(_ports().new_unit_of_work, caller.user_id, id).to_json())

@@ -1,0 +1,73 @@
+"""The orders database connection: one per container, opened lazily, re-opened after a failure.
+
+Credentials come from the cluster-managed Secrets Manager secret on every (re)connect, so a
+rotated password is picked up without a deploy; no password ever sits in the environment.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import psycopg2
+from botocore.exceptions import BotoCoreError, ClientError
+
+from services.common.errors import DependencyUnavailable
+from services.common.settings import Settings
+
+UNAVAILABLE = "The orders database is unavailable; retry shortly."
+# Fail fast rather than hold an API request or a Lambda slot.
+SESSION_OPTIONS = "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=15000"
+
+
+def secret_connector(settings: Settings, secrets: Any) -> Callable[[], Any]:
+    """Connect with the credentials in the database secret (RDS's {"username", "password"})."""
+
+    def connect() -> Any:
+        try:
+            value = secrets.get_secret_value(SecretId=settings.database_secret_arn)
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailable(UNAVAILABLE) from exc
+        credentials = json.loads(value["SecretString"])
+        return psycopg2.connect(
+            host=settings.database_host,
+            port=settings.database_port,
+            dbname=settings.database_name,
+            user=credentials["username"],
+            password=credentials["password"],
+            sslmode="require",  # libpq ignores it on Unix sockets, as used locally
+            connect_timeout=3,
+            application_name="ecommerce-orders",
+            options=SESSION_OPTIONS,
+        )
+
+    return connect
+
+
+class Database:
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._connection: Any = None
+
+    def connection(self) -> Any:
+        if self._connection is None or self._connection.closed:
+            with self.translated():
+                self._connection = self._connect()
+                self._connection.autocommit = False
+        return self._connection
+
+    def discard(self) -> None:
+        """Forget a connection that failed; the next use opens a new one."""
+        if self._connection is not None and not self._connection.closed:
+            with suppress(psycopg2.Error):  # already broken: closing it is all we want
+                self._connection.close()
+        self._connection = None
+
+    @contextmanager
+    def translated(self) -> Iterator[None]:
+        """A lost or unreachable server becomes a 503, and the connection is re-opened later."""
+        try:
+            yield
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            self.discard()
+            raise DependencyUnavailable(UNAVAILABLE) from exc

@@ -1,0 +1,152 @@
+"""Orders, their lines and the errors placing and reading them can raise. No I/O here."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from services.common.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
+
+CURRENCY = "USD"
+DEFAULT_PAYMENT_TOKEN = "tok_visa"  # noqa: S105 (the simulated provider's test card, not a secret)
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True)
+class PricedProduct:
+    id: str
+    name: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What a customer asked for: product ids with quantities, in their order."""
+
+    lines: tuple[tuple[str, int], ...]
+    payment_token: str = DEFAULT_PAYMENT_TOKEN
+
+    def fingerprint(self) -> str:
+        """Equal for equal requests: how a repeated Idempotency-Key is told from a reused one."""
+        canonical = json.dumps(
+            {"items": [list(line) for line in self.lines], "paymentToken": self.payment_token},
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    product_id: str
+    name: str
+    unit_price: Decimal
+    quantity: int
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    user_id: str
+    status: OrderStatus
+    status_reason: str | None
+    lines: tuple[OrderLine, ...]
+    payment_token: str
+    created_at: str
+    updated_at: str
+    currency: str = CURRENCY
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.line_total for line in self.lines), Decimal("0.00"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The order as clients see it (the payment token stays inside)."""
+        return {
+            "id": self.id,
+            "userId": self.user_id,
+            "status": self.status.value,
+            "statusReason": self.status_reason,
+            "items": [
+                {
+                    "productId": line.product_id,
+                    "name": line.name,
+                    "unitPrice": line.unit_price,
+                    "quantity": line.quantity,
+                    "lineTotal": line.line_total,
+                }
+                for line in self.lines
+            ],
+            "total": self.total,
+            "currency": self.currency,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The first answer to an idempotent request, returned again to its repeats."""
+
+    status: int
+    body: dict[str, Any]
+    order_id: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    id: int
+    order_id: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Placement:
+    response: StoredResponse
+    replayed: bool
+
+
+class OrderNotFound(NotFound):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"No order of yours has the id {order_id!r}.")
+
+
+class UnknownProducts(ValidationFailed):
+    def __init__(self, positions: dict[int, str]) -> None:
+        super().__init__(
+            [
+                FieldError(f"items.{index}.productId", f"no product has the id {product_id}")
+                for index, product_id in sorted(positions.items())
+            ],
+            detail="The order names products that do not exist.",
+        )
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    def __init__(self) -> None:
+        super().__init__(
+            [FieldError("Idempotency-Key", "was already used with a different request")],
+            detail="This Idempotency-Key was used with a different body; use a new key.",
+        )
+
+
+class RequestInFlight(Conflict):
+    def __init__(self) -> None:
+        super().__init__("A request with this Idempotency-Key is still being processed; retry.")
+
+
+class InvalidCursor(BadRequest):
+    def __init__(self) -> None:
+        super().__init__("The cursor is not one this API issued; start again without it.")

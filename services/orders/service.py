@@ -1,0 +1,114 @@
+"""The order rules. Ports come in as arguments; nothing here knows HTTP, SQL or SQS."""
+
+import logging
+import uuid
+from collections.abc import Callable
+
+from services.common.clock import Clock, timestamp, utc_now
+from services.common.errors import DependencyUnavailable
+from services.orders.domain import (
+    Order,
+    OrderLine,
+    OrderRequest,
+    OrderStatus,
+    OutboxMessage,
+    Placement,
+    StoredResponse,
+    UnknownProducts,
+)
+from services.orders.ports import Catalogue, OrderPage, Publisher, UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+ACCEPTED = 202
+ORDER_PLACED = "OrderPlaced"
+
+
+def place_order(
+    new_unit_of_work: Callable[[], UnitOfWork],
+    catalogue: Catalogue,
+    publisher: Publisher,
+    *,
+    user_id: str,
+    request: OrderRequest,
+    idempotency_key: str | None = None,
+    clock: Clock = utc_now,
+) -> Placement:
+    """Write the order, its lines and its message in one transaction, then send the message.
+
+    Once this returns, the order is durable and its message will reach the queue: sent here
+    when the queue answers, otherwise by the relay from the outbox.
+    """
+    products = catalogue.prices([product_id for product_id, _ in request.lines])
+    unknown = {i: pid for i, (pid, _) in enumerate(request.lines) if pid not in products}
+    if unknown:
+        raise UnknownProducts(unknown)
+    now = timestamp(clock())
+    order = Order(
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        status=OrderStatus.PENDING,
+        status_reason=None,
+        lines=tuple(
+            OrderLine(pid, products[pid].name, products[pid].price, quantity)
+            for pid, quantity in request.lines
+        ),
+        payment_token=request.payment_token,
+        created_at=now,
+        updated_at=now,
+    )
+    response = StoredResponse(ACCEPTED, order.to_json(), order.id)
+    with new_unit_of_work() as uow:
+        if idempotency_key is not None:
+            earlier = uow.idempotency.claim(user_id, idempotency_key, request.fingerprint())
+            if earlier is not None:
+                return Placement(earlier, replayed=True)
+        uow.orders.add(order)
+        message = uow.outbox.add(order.id, placed_message(order))
+        if idempotency_key is not None:
+            uow.idempotency.complete(user_id, idempotency_key, request.fingerprint(), response)
+        uow.commit()
+    _send_after_commit(new_unit_of_work, publisher, message)
+    return Placement(response, replayed=False)
+
+
+def placed_message(order: Order) -> dict[str, str]:
+    return {"type": ORDER_PLACED, "orderId": order.id, "userId": order.user_id}
+
+
+def _send_after_commit(
+    new_unit_of_work: Callable[[], UnitOfWork], publisher: Publisher, message: OutboxMessage
+) -> None:
+    """Best effort: the order is already committed, and the relay sends whatever is left."""
+    try:
+        sent = publisher.publish([message])
+        if sent:
+            with new_unit_of_work() as uow:
+                uow.outbox.mark_sent(sent)
+                uow.commit()
+    except DependencyUnavailable as exc:
+        logger.warning("outbox message %s left for the relay: %s", message.id, exc.detail)
+
+
+def get_order(new_unit_of_work: Callable[[], UnitOfWork], user_id: str, order_id: str) -> Order:
+    with new_unit_of_work() as uow:
+        return uow.orders.get(user_id, order_id)
+
+
+def list_orders(
+    new_unit_of_work: Callable[[], UnitOfWork], user_id: str, limit: int, cursor: str | None
+) -> OrderPage:
+    with new_unit_of_work() as uow:
+        return uow.orders.list(user_id, limit, cursor)
+
+
+def relay_outbox(
+    new_unit_of_work: Callable[[], UnitOfWork], publisher: Publisher, batch_size: int = 100
+) -> int:
+    """Send what the API could not; returns how many messages reached the queue."""
+    with new_unit_of_work() as uow:
+        pending = uow.outbox.pending(batch_size)
+        sent = publisher.publish(pending) if pending else []
+        uow.outbox.mark_sent(sent)
+        uow.commit()
+    return len(sent)
