@@ -1,0 +1,138 @@
+"""Placing and reading orders over HTTP on the local stack, with the queue and the database real."""
+
+import json
+import uuid
+from typing import Any
+
+import boto3
+import psycopg2
+import pytest
+import requests
+
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def customer(stack: RunningStack) -> dict[str, str]:
+    email, password = f"buyer-{uuid.uuid4().hex[:8]}@example.com", "Buyer-pass1!"
+    requests.post(
+        f"{stack.api}/users/signup",
+        json={"email": email, "password": password, "name": "Buyer"},
+        timeout=10,
+    ).raise_for_status()
+    code = stack.last_code(email, "verify-email")
+    requests.post(
+        f"{stack.api}/users/confirm", json={"email": email, "code": code}, timeout=10
+    ).raise_for_status()
+    return {"Authorization": f"Bearer {stack.login(email, password)}"}
+
+
+@pytest.fixture(scope="module")
+def products(stack: RunningStack) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = requests.get(f"{stack.api}/products?limit=3", timeout=10).json()[
+        "items"
+    ]
+    return items
+
+
+def order_rows(stack: RunningStack) -> int:
+    connection = psycopg2.connect(stack.info["databaseUrl"])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM orders")
+            count: int = cursor.fetchone()[0]
+            return count
+    finally:
+        connection.close()
+
+
+def test_an_order_is_accepted_readable_and_queued(
+    stack: RunningStack, customer: dict[str, str], products: list[dict[str, Any]]
+) -> None:
+    body = {"items": [{"productId": products[0]["id"], "quantity": 2}]}
+    placed = requests.post(f"{stack.api}/orders", json=body, headers=customer, timeout=10)
+    assert placed.status_code == 202
+    order = placed.json()
+    assert order["status"] == "PENDING"
+    assert order["total"] == round(products[0]["price"] * 2, 2)
+    assert placed.headers["Location"] == f"/orders/{order['id']}"
+
+    fetched = requests.get(f"{stack.api}{placed.headers['Location']}", headers=customer, timeout=10)
+    assert fetched.status_code == 200
+    assert fetched.json()["id"] == order["id"]
+    listed = requests.get(f"{stack.api}/orders", headers=customer, timeout=10).json()
+    assert listed["items"][0]["id"] == order["id"]
+
+    sqs = boto3.client(
+        "sqs", endpoint_url=stack.info["awsEndpoint"], region_name=stack.info["region"]
+    )
+    received = sqs.receive_message(
+        QueueUrl=stack.info["ordersQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=2
+    )
+    bodies = [json.loads(message["Body"]) for message in received.get("Messages", [])]
+    assert {"type": "OrderPlaced", "orderId": order["id"]}.items() <= next(
+        b for b in bodies if b["orderId"] == order["id"]
+    ).items()
+
+
+def test_a_repeated_request_creates_one_order(
+    stack: RunningStack, customer: dict[str, str], products: list[dict[str, Any]]
+) -> None:
+    headers = {**customer, "Idempotency-Key": f"checkout-{uuid.uuid4()}"}
+    body = {"items": [{"productId": products[1]["id"], "quantity": 1}]}
+    before = order_rows(stack)
+    first = requests.post(f"{stack.api}/orders", json=body, headers=headers, timeout=10)
+    again = requests.post(f"{stack.api}/orders", json=body, headers=headers, timeout=10)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert order_rows(stack) == before + 1
+    other = {"items": [{"productId": products[1]["id"], "quantity": 3}]}
+    assert (
+        requests.post(f"{stack.api}/orders", json=other, headers=headers, timeout=10).status_code
+        == 422
+    )
+
+
+def test_bad_orders_are_refused_and_write_nothing(
+    stack: RunningStack, customer: dict[str, str], products: list[dict[str, Any]]
+) -> None:
+    before = order_rows(stack)
+    unknown = str(uuid.uuid4())
+    cases = [
+        ({"items": []}, 422),
+        ({"items": [{"productId": unknown, "quantity": 1}]}, 422),
+        ({"items": [{"productId": products[0]["id"], "quantity": 0}]}, 422),
+        (
+            {"items": [{"productId": products[0]["id"], "quantity": 1}] * 2},
+            422,
+        ),
+    ]
+    for body, status in cases:
+        response = requests.post(f"{stack.api}/orders", json=body, headers=customer, timeout=10)
+        assert response.status_code == status, body
+        assert response.headers["Content-Type"] == "application/problem+json"
+    missing = requests.post(
+        f"{stack.api}/orders",
+        json={"items": [{"productId": unknown, "quantity": 1}]},
+        headers=customer,
+        timeout=10,
+    ).json()
+    assert [error["field"] for error in missing["errors"]] == ["items.0.productId"]
+    assert order_rows(stack) == before
+
+
+def test_orders_need_a_signed_in_customer_and_stay_private(
+    stack: RunningStack, customer: dict[str, str], products: list[dict[str, Any]]
+) -> None:
+    body = {"items": [{"productId": products[2]["id"], "quantity": 1}]}
+    assert requests.post(f"{stack.api}/orders", json=body, timeout=10).status_code == 401
+    placed = requests.post(f"{stack.api}/orders", json=body, headers=customer, timeout=10).json()
+    admin = {
+        "Authorization": "Bearer "
+        + stack.login(stack.info["admin"]["email"], stack.info["admin"]["password"])
+    }
+    response = requests.get(f"{stack.api}/orders/{placed['id']}", headers=admin, timeout=10)
+    assert response.status_code == 404
