@@ -325,6 +325,23 @@ def test_me_without_groups_or_a_verified_email(users_api):
     assert (profile["groups"], profile["emailVerified"]) == ([], False)
 
 
+@pytest.mark.parametrize("authorization", ["Bearer {}", "bearer {}", "BEARER  {}", "{}"])
+def test_me_reads_the_token_however_the_authorizer_accepted_it(users_api, authorization):
+    """API Gateway's JWT authorizer, and the local one (test_authorizer.py), accept the token
+    with or without a Bearer prefix in any case; the app must find the same token."""
+    confirmed_user(users_api)
+    access_token = tokens_of(log_in(users_api))["accessToken"]
+
+    reply = users_api.get(
+        "/users/me",
+        claims=rendered_claims(access_token),
+        headers={"authorization": authorization.format(access_token)},
+    )
+
+    assert reply.status == 200, reply.text
+    assert reply.json()["email"] == EMAIL
+
+
 def test_me_without_claims_is_a_401_problem_and_asks_cognito_nothing(users_api, cognito_calls):
     users_api.get("/users/me").problem(401)
 
