@@ -3,7 +3,6 @@
 import pytest
 
 from services.common.auth import Principal
-from services.common.errors import FieldError
 from services.users import service
 from services.users.domain import (
     AlreadyConfirmed,
@@ -47,7 +46,7 @@ def test_sign_up_refuses_a_weak_password_naming_password_without_asking_the_prov
     with pytest.raises(WeakPassword) as refused:
         service.sign_up(identity, EMAIL, password, "Ana")
 
-    assert refused.value.errors == [FieldError("password", refused.value.errors[0].message)]
+    assert [error.field for error in refused.value.errors] == ["password"]
     assert PASSWORD_POLICY.describe() in refused.value.detail
     assert identity.calls == []
 
