@@ -98,8 +98,11 @@ def reset_password() -> Response:
 @bp.get("/users/me")
 def me() -> Response:
     caller = require_user(current_principal())
-    # The authorizer has verified this token; Cognito reads the profile with it.
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    # The authorizer has verified this token (with or without its scheme, in any case);
+    # Cognito reads the profile with it.
+    token = request.headers.get("Authorization", "").strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
     profile = service.me(_identity(), caller, token)
     return json_response(
         {
