@@ -20,6 +20,7 @@ from services.users.domain import (
     NewAccount,
     NotConfirmed,
     Profile,
+    RefusedEmail,
     SignInChallenge,
     Tokens,
     WeakPassword,
@@ -31,7 +32,13 @@ _THROTTLING = {
     "LimitExceededException",
     "TooManyFailedAttemptsException",
 }
-_UNAVAILABLE = {"InternalErrorException", "ServiceUnavailable", "InternalServerError"}
+# CodeDeliveryFailure: Cognito could not send the e-mail; the client may ask again later.
+_UNAVAILABLE = {
+    "InternalErrorException",
+    "ServiceUnavailable",
+    "InternalServerError",
+    "CodeDeliveryFailureException",
+}
 _BAD_CODE = {"CodeMismatchException", "ExpiredCodeException"}
 # With prevent-user-existence-errors Cognito hides unknown users; these keep the same promise
 # where a provider (or an older pool) still tells them apart.
@@ -84,6 +91,7 @@ class CognitoIdentityProvider(IdentityProvider):
         with _cognito(
             ({"UsernameExistsException", "AliasExistsException"}, EmailTaken()),
             ({"InvalidPasswordException"}, WeakPassword()),
+            ({"InvalidParameterException"}, RefusedEmail()),
         ):
             result = self._client.sign_up(
                 ClientId=self._client_id,
@@ -149,7 +157,11 @@ class CognitoIdentityProvider(IdentityProvider):
             )
 
     def profile(self, access_token: str) -> Profile:
-        with _cognito((_NO_SUCH_USER, InvalidCredentials())):
+        with _cognito(
+            (_NO_SUCH_USER, InvalidCredentials()),
+            ({"UserNotConfirmedException"}, NotConfirmed()),
+            ({"PasswordResetRequiredException"}, SignInChallenge("password reset")),
+        ):
             result = self._client.get_user(AccessToken=access_token)
         attributes = {item["Name"]: item["Value"] for item in result["UserAttributes"]}
         return Profile(

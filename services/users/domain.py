@@ -52,6 +52,16 @@ class WeakPassword(ValidationFailed):
         )
 
 
+class RefusedEmail(ValidationFailed):
+    """Cognito refused an address our own check let through."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            [FieldError("email", "is not an address the user pool accepts")],
+            detail="The email address was refused.",
+        )
+
+
 class InvalidCode(BadRequest):
     def __init__(self) -> None:
         super().__init__("The code is wrong or has expired; ask for a new one.")

@@ -92,6 +92,7 @@ UNAVAILABLE = [
     ("InternalErrorException", 500),
     ("ServiceUnavailable", 503),
     ("InternalServerError", 500),
+    ("CodeDeliveryFailureException", 400),  # Cognito could not send the e-mail
 ]
 
 
@@ -185,6 +186,7 @@ REFUSALS: list[tuple[str, str, int, set[str] | None]] = [
     ("signup", "UsernameExistsException", 409, None),
     ("signup", "AliasExistsException", 409, None),
     ("signup", "InvalidPasswordException", 422, {"password"}),
+    ("signup", "InvalidParameterException", 422, {"email"}),
     ("confirm", "CodeMismatchException", 400, None),
     ("confirm", "ExpiredCodeException", 400, None),
     ("confirm", "UserNotFoundException", 400, None),
@@ -201,6 +203,8 @@ REFUSALS: list[tuple[str, str, int, set[str] | None]] = [
     ("reset-password", "InvalidPasswordException", 422, {"newPassword"}),
     ("me", "NotAuthorizedException", 401, None),
     ("me", "UserNotFoundException", 401, None),
+    ("me", "UserNotConfirmedException", 403, None),
+    ("me", "PasswordResetRequiredException", 403, None),
 ]
 
 
@@ -219,6 +223,7 @@ def test_a_refusal_is_the_promised_problem(api, stubber, route, code, status, fi
     assert SDK_MESSAGE not in reply.text
     if fields is not None:
         assert set(reply.field_errors()) == fields
+    if fields is not None and fields & {"password", "newPassword"}:
         assert PASSWORD_POLICY.describe() in document["detail"]
 
 
