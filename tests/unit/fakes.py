@@ -6,9 +6,30 @@ import dataclasses
 import itertools
 import json
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.common.errors import DependencyUnavailable
+from services.orders.domain import (
+    IdempotencyKeyReused,
+    Order,
+    OrderNotFound,
+    OutboxMessage,
+    PricedProduct,
+    RequestInFlight,
+    StoredResponse,
+)
+from services.orders.domain import InvalidCursor as OrderInvalidCursor
+from services.orders.ports import (
+    Catalogue,
+    IdempotencyStore,
+    OrderPage,
+    OrderRepository,
+    Outbox,
+    Publisher,
+    UnitOfWork,
+)
 from services.products.domain import (
     InvalidCursor,
     Product,
@@ -217,3 +238,212 @@ class FakeIdentityProvider(IdentityProvider):
         access_token = f"access-{uuid.uuid4()}"
         self._access_tokens[access_token] = email
         return Tokens(access_token, id_token=f"id-{uuid.uuid4()}", expires_in=3600)
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+class FakeCatalogue(Catalogue):
+    """Prices in memory; `calls` holds the ids of every read, to count round trips."""
+
+    def __init__(self, products: Iterable[PricedProduct] = ()) -> None:
+        self.products = {product.id: product for product in products}
+        self.calls: list[list[str]] = []
+
+    def prices(self, product_ids: Sequence[str]) -> dict[str, PricedProduct]:
+        self.calls.append(list(product_ids))
+        return {pid: self.products[pid] for pid in product_ids if pid in self.products}
+
+
+@dataclass
+class _Message:
+    message: OutboxMessage
+    sent: bool = False
+
+
+@dataclass
+class _StoredKey:
+    fingerprint: str
+    response: StoredResponse
+
+
+class FakeOrdersDatabase:
+    """The committed state a FakeUnitOfWork reads and writes: orders, keys and the outbox.
+
+    As in PostgreSQL, a key claimed by an open unit of work is in flight for every other one,
+    an outbox message read by one is skipped by the others, and outbox ids are never reused.
+    """
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.keys: dict[tuple[str, str], _StoredKey] = {}
+        self.outbox: dict[int, _Message] = {}
+        self.commits = 0
+        self.claimed: set[tuple[str, str]] = set()
+        self.held_messages: set[int] = set()
+        self._ids = itertools.count(1)
+
+    def new_unit_of_work(self) -> "FakeUnitOfWork":
+        return FakeUnitOfWork(self)
+
+    def next_message_id(self) -> int:
+        return next(self._ids)
+
+    def pending(self) -> list[OutboxMessage]:
+        return [entry.message for entry in self.outbox.values() if not entry.sent]
+
+    def sent(self) -> list[OutboxMessage]:
+        return [entry.message for entry in self.outbox.values() if entry.sent]
+
+
+class FakeOrders(OrderRepository):
+    def __init__(self, uow: "FakeUnitOfWork") -> None:
+        self._uow = uow
+        self.added: dict[str, Order] = {}
+
+    def _visible(self) -> dict[str, Order]:
+        return {**self._uow.database.orders, **self.added}
+
+    def add(self, order: Order) -> None:
+        if order.id in self._visible():
+            raise ValueError(f"an order with the id {order.id} is already stored")
+        self.added[order.id] = order
+
+    def get(self, user_id: str, order_id: str) -> Order:
+        order = self._visible().get(order_id)
+        if order is None or order.user_id != user_id:
+            raise OrderNotFound(order_id)
+        return order
+
+    def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
+        mine = [order for order in self._visible().values() if order.user_id == user_id]
+        ordered = sorted(mine, key=_order_position, reverse=True)
+        if cursor is not None:
+            after = _decode_order_cursor(cursor)
+            ordered = [order for order in ordered if _order_position(order) < after]
+        page = ordered[:limit]
+        more = len(ordered) > limit
+        return OrderPage(page, _encode_order_cursor(_order_position(page[-1])) if more else None)
+
+
+def _order_position(order: Order) -> tuple[str, str]:
+    return (order.created_at, order.id)
+
+
+def _encode_order_cursor(position: tuple[str, str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(position)).encode()).decode()
+
+
+def _decode_order_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError) as exc:
+        raise OrderInvalidCursor() from exc
+    if not (isinstance(data, list) and len(data) == 2 and all(isinstance(k, str) for k in data)):
+        raise OrderInvalidCursor()
+    return (data[0], data[1])
+
+
+class FakeIdempotency(IdempotencyStore):
+    def __init__(self, uow: "FakeUnitOfWork") -> None:
+        self._uow = uow
+        self.claimed: set[tuple[str, str]] = set()
+        self.completed: dict[tuple[str, str], _StoredKey] = {}
+
+    def claim(self, user_id: str, key: str, fingerprint: str) -> StoredResponse | None:
+        database = self._uow.database
+        if (user_id, key) in database.claimed and (user_id, key) not in self.claimed:
+            raise RequestInFlight()
+        database.claimed.add((user_id, key))
+        self.claimed.add((user_id, key))
+        stored = database.keys.get((user_id, key))
+        if stored is None:
+            return None
+        if stored.fingerprint != fingerprint:
+            raise IdempotencyKeyReused()
+        return stored.response
+
+    def complete(self, user_id: str, key: str, fingerprint: str, response: StoredResponse) -> None:
+        if (user_id, key) in self._uow.database.keys or (user_id, key) in self.completed:
+            raise ValueError(f"the key {key!r} of {user_id} is already stored")  # a primary key
+        self.completed[(user_id, key)] = _StoredKey(fingerprint, response)
+
+
+class FakeOutbox(Outbox):
+    def __init__(self, uow: "FakeUnitOfWork") -> None:
+        self._uow = uow
+        self.added: dict[int, _Message] = {}
+        self.held: set[int] = set()
+        self.marked: set[int] = set()
+
+    def add(self, order_id: str, body: dict[str, Any]) -> OutboxMessage:
+        message = OutboxMessage(self._uow.database.next_message_id(), order_id, body)
+        self.added[message.id] = _Message(message)
+        return message
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        database = self._uow.database
+        free = [
+            entry.message
+            for entry in database.outbox.values()
+            if not entry.sent and entry.message.id not in database.held_messages
+        ][:limit]
+        ids = {message.id for message in free}
+        self.held |= ids
+        database.held_messages |= ids
+        return free
+
+    def mark_sent(self, message_ids: Sequence[int]) -> None:
+        self.marked |= set(message_ids)
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """One transaction over a FakeOrdersDatabase: nothing is seen by others before commit."""
+
+    def __init__(self, database: FakeOrdersDatabase) -> None:
+        self.database = database
+        self._start()
+
+    def _start(self) -> None:
+        self.orders = self._orders = FakeOrders(self)
+        self.idempotency = self._idempotency = FakeIdempotency(self)
+        self.outbox = self._outbox = FakeOutbox(self)
+
+    def commit(self) -> None:
+        database = self.database
+        database.orders.update(self._orders.added)
+        database.keys.update(self._idempotency.completed)
+        database.outbox.update(self._outbox.added)
+        for message_id in self._outbox.marked:
+            if message_id in database.outbox:
+                database.outbox[message_id].sent = True
+        database.commits += 1
+        self._release()
+        self._start()
+
+    def rollback(self) -> None:
+        self._release()
+        self._start()
+
+    def _release(self) -> None:
+        self.database.claimed -= self._idempotency.claimed
+        self.database.held_messages -= self._outbox.held
+
+
+class FakePublisher(Publisher):
+    """Keeps what it is asked to send. `failing` makes it unavailable; `refuse` makes the queue
+    turn away the messages with those ids while accepting the others."""
+
+    def __init__(self, *, failing: bool = False) -> None:
+        self.failing = failing
+        self.refuse: set[int] = set()
+        self.sent: list[OutboxMessage] = []
+        self.calls = 0
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> list[int]:
+        self.calls += 1
+        if self.failing:
+            raise DependencyUnavailable("The orders queue is unavailable.")
+        accepted = [message for message in messages if message.id not in self.refuse]
+        self.sent += accepted
+        return [message.id for message in accepted]
