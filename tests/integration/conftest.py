@@ -1,5 +1,5 @@
-"""Whole-app fixtures: moto's DynamoDB and Cognito, the real Lambda handlers, and real-shaped API
-Gateway events.
+"""Whole-app fixtures: moto's DynamoDB, Cognito, SQS and Secrets Manager, a real PostgreSQL, the
+real Lambda handlers, and real-shaped API Gateway events.
 
 Events start from the JSON files in tests/events and are changed only where a real HTTP API would
 differ from request to request: route key, raw path and query, headers, body and claims.
@@ -8,7 +8,10 @@ differ from request to request: route key, raw path and query, headers, body and
 import base64
 import copy
 import json
+import os
 import socket
+import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,12 +27,27 @@ from botocore.config import Config
 from moto import mock_aws
 
 from local.authorizer import event_claims
+from local.database import Endpoint, LocalDatabase
 from local.gateway import RouteTable
-from local.resources import UserPool, ensure_products_table, ensure_user_pool
+from local.resources import (
+    Queue,
+    UserPool,
+    ensure_products_table,
+    ensure_queue,
+    ensure_secret,
+    ensure_user_pool,
+)
+from services.common import settings as names
 from services.common.aws import AwsClients
 from services.common.lambda_entry import LambdaHandler, http_handler
 from services.common.settings import USER_POOL_CLIENT_ID, Settings
+from services.orders.app import create_app as create_orders_app
+from services.orders.database import Database
+from services.orders.queue import ORDERS_QUEUE
+from services.orders.wiring import OrdersPorts, database_from, ports_from
 from services.products.app import create_app
+from services.products.domain import Product
+from services.products.dynamodb import DynamoDBProductRepository
 from services.routes import ROUTES, Route
 from services.users.app import create_app as create_users_app
 
@@ -363,3 +381,194 @@ def cognito_calls(users_clients: AwsClients) -> list[str]:
 def users_api(users_clients: AwsClients) -> Api:
     """The users Lambda entry over moto's Cognito."""
     return users_api_over(users_clients)
+
+
+# --- orders: a real PostgreSQL, with moto's DynamoDB, SQS and Secrets Manager --------------------
+
+ORDER_TABLES = ("orders", "order_items", "idempotency_keys", "outbox")
+DATABASE_SECRET = "orders-test/database"
+
+
+def start_database(database: LocalDatabase) -> Endpoint:
+    """Start (or reach) the server and migrate it; the embedded server's import warns about an
+    unset XDG_RUNTIME_DIR, which says nothing about the code under test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return database.start()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """The orders database for the whole session: `DATABASE_URL`'s server when it is set, else an
+    embedded PostgreSQL. The data directory stays short: the server's Unix socket lives in it."""
+    database = LocalDatabase(
+        tmp_path_factory.mktemp("pg") / "data", url=os.environ.get("DATABASE_URL") or None
+    )
+    endpoint = start_database(database)
+    yield endpoint
+    database.stop()
+
+
+class Sql:
+    """The tests' own autocommit connection, to look inside the orders database."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.connection = endpoint.connect()
+        self.connection.autocommit = True
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(query, params)
+            return list(cursor.fetchall())
+
+    def value(self, query: str, params: Sequence[Any] = ()) -> Any:
+        (row,) = self.rows(query, params)
+        return row[0]
+
+    def counts(self) -> dict[str, int]:
+        """The number of rows of every orders table, to compare before and after a request."""
+        return {
+            table: self.value(f"SELECT count(*) FROM {table}")  # noqa: S608 (fixed names)
+            for table in ORDER_TABLES
+        }
+
+    def truncate(self) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '10s'")  # a leaked transaction fails here, loudly
+            cursor.execute(f"TRUNCATE {', '.join(ORDER_TABLES)} CASCADE")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+@pytest.fixture
+def orders_sql(postgres: Endpoint) -> Iterator[Sql]:
+    """The orders database, emptied before each test."""
+    sql = Sql(postgres)
+    sql.truncate()
+    yield sql
+    sql.close()
+
+
+@dataclass
+class OrdersStack:
+    """What the orders function needs, as on AWS: moto's products table, queue and database
+    secret, and the PostgreSQL server that secret opens. Tests have clients of their own."""
+
+    session: boto3.session.Session
+    settings: Settings
+    queue: Queue
+    endpoint: Endpoint
+    sql: Sql
+    dynamodb: Any
+    sqs: Any
+    secrets: Any
+    apis: list[Api] = field(default_factory=list)
+    databases: list[Database] = field(default_factory=list)
+
+    def clients(self, settings: Settings | None = None) -> AwsClients:
+        return AwsClients(settings or self.settings, session=self.session)
+
+    def database(self, clients: AwsClients | None = None) -> Database:
+        """A Database as on Lambda: credentials from the secret on every (re)connect."""
+        database = database_from(self.settings, clients or self.clients())
+        self.databases.append(database)
+        return database
+
+    def ports(
+        self, clients: AwsClients | None = None, database: Database | None = None
+    ) -> OrdersPorts:
+        clients = clients or self.clients()
+        return ports_from(self.settings, clients, database or self.database(clients))
+
+    def api(self, ports: OrdersPorts | None = None) -> Api:
+        """The orders Lambda entry, building its app with these ports."""
+        built = ports or self.ports()
+        api = Api(http_handler(lambda: create_orders_app(built)))
+        self.apis.append(api)
+        return api
+
+    def add_product(self, name: str = "Trail shoe", price: str = "129.99") -> str:
+        now = "2026-03-01T09:30:15.123Z"
+        product = Product(
+            str(uuid.uuid4()), name, Decimal(price), 10, "shoes", None, now, now, version=1
+        )
+        DynamoDBProductRepository(self.dynamodb, self.settings.products_table).add(product)
+        return product.id
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every message that reached the queue since the last call (each is taken off it)."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.queue.url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                self.sqs.delete_message(
+                    QueueUrl=self.queue.url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                messages.append(message)
+
+    def environment(self) -> dict[str, str]:
+        """The variables the Pulumi program gives the orders functions."""
+        return {
+            names.PRODUCTS_TABLE: self.settings.products_table,
+            names.ORDERS_QUEUE_URL: self.settings.orders_queue_url,
+            names.DATABASE_HOST: self.settings.database_host,
+            names.DATABASE_PORT: str(self.settings.database_port),
+            names.DATABASE_NAME: self.settings.database_name,
+            names.DATABASE_SECRET_ARN: self.settings.database_secret_arn,
+        }
+
+    def server_errors(self) -> list[tuple[int, str]]:
+        """Every 5xx any orders API here answered, but the 503 of an unavailable dependency."""
+        return [
+            (reply.status, reply.text)
+            for api in self.apis
+            for reply in api.replies
+            if reply.status >= 500 and reply.status != 503
+        ]
+
+    def close(self) -> None:
+        for database in self.databases:
+            database.discard()
+
+
+@pytest.fixture
+def orders(
+    aws_session: boto3.session.Session, postgres: Endpoint, orders_sql: Sql
+) -> Iterator[OrdersStack]:
+    """Moto's products table, orders queue and database secret, over an emptied orders database.
+
+    A module using this fixture must not use `dynamodb`, `cognito` or `mock_aws` as well.
+    """
+    with mock_aws():
+        dynamodb = aws_session.client("dynamodb")
+        sqs = aws_session.client("sqs")
+        secrets = aws_session.client("secretsmanager")
+        ensure_products_table(dynamodb, TABLE)
+        queue = ensure_queue(sqs, ORDERS_QUEUE)
+        secret_arn = ensure_secret(
+            secrets, DATABASE_SECRET, {"username": postgres.user, "password": postgres.password}
+        )
+        settings = Settings(
+            region="us-east-1",
+            products_table=TABLE,
+            orders_queue_url=queue.url,
+            database_host=postgres.host,
+            database_port=postgres.port,
+            database_name=postgres.dbname,
+            database_secret_arn=secret_arn,
+        )
+        stack = OrdersStack(
+            aws_session, settings, queue, postgres, orders_sql, dynamodb, sqs, secrets
+        )
+        try:
+            yield stack
+        finally:
+            stack.close()
