@@ -8,15 +8,22 @@ from infra.api import HttpApi, HttpApiArgs
 from infra.auth import UserPool, UserPoolArgs
 from infra.catalog import Catalog, CatalogArgs
 from infra.config import StackConfig
+from infra.database import PORT, SECRET_READ_ACTIONS, Database, DatabaseArgs
 from infra.functions import (
     DependencyLayer,
     DependencyLayerArgs,
     FunctionRuntime,
+    FunctionVpc,
     LambdaFunction,
     LambdaFunctionArgs,
     Statement,
 )
+from infra.messaging import Queue, QueueArgs
+from infra.migrations import SchemaMigration, SchemaMigrationArgs
+from infra.network import Network, NetworkArgs
+from infra.schedule import Schedule, ScheduleArgs
 from services.common import settings
+from services.orders.queue import MIGRATIONS_DIR, ORDERS_QUEUE, RELAY_SCHEDULE
 from services.routes import FUNCTIONS, ROUTES
 
 # The products function reads and writes single items, and lists only through the indexes.
@@ -26,6 +33,10 @@ PRODUCT_ITEM_ACTIONS = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
+# Orders read the prices of all their lines in one request.
+ORDER_PRODUCT_ACTIONS = ("dynamodb:BatchGetItem",)
+# A paused database takes about 15 s to resume, and a migration may take longer than an API call.
+MIGRATE_TIMEOUT_SECONDS = 300
 
 config = StackConfig.load()
 provider = aws.Provider(
@@ -100,11 +111,123 @@ users = LambdaFunction(
     opts=opts,
 )
 
+network = Network(
+    "network",
+    NetworkArgs(
+        region=config.region, egress=config.vpc_egress, database_port=PORT, proxy=config.rds_proxy
+    ),
+    opts=opts,
+)
+database = Database(
+    "database",
+    DatabaseArgs(
+        subnet_ids=network.private_subnet_ids,
+        security_group_id=network.database_security_group_id,
+        proxy_security_group_id=network.proxy_security_group_id,
+        min_capacity=config.database_min_capacity,
+        max_capacity=config.database_max_capacity,
+        seconds_until_auto_pause=config.database_seconds_until_auto_pause,
+        backup_retention_days=config.database_backup_retention_days,
+        deletion_protection=config.deletion_protection,
+    ),
+    opts=opts,
+)
+orders_queue = Queue(ORDERS_QUEUE.name, QueueArgs(spec=ORDERS_QUEUE), opts=opts)
+
+# What every database-bound function shares: the private subnets, and the database's address and
+# the ARN of its secret (never the secret itself), read with the secret's one action.
+in_vpc = FunctionVpc(
+    subnet_ids=network.private_subnet_ids,
+    security_group_ids=[network.functions_security_group_id],
+)
+database_environment: dict[str, pulumi.Input[str]] = {
+    settings.DATABASE_HOST: database.endpoint,
+    settings.DATABASE_PORT: str(database.port),
+    settings.DATABASE_NAME: database.database_name,
+    settings.DATABASE_SECRET_ARN: database.secret_arn,
+}
+read_database_secret = Statement(SECRET_READ_ACTIONS, (database.secret_arn,))
+send_to_orders_queue = Statement(("sqs:SendMessage",), (orders_queue.arn,))
+
+orders = LambdaFunction(
+    "orders",
+    LambdaFunctionArgs(
+        handler=FUNCTIONS["orders"].handler,
+        code=packaging.build_function_code(FUNCTIONS["orders"], packaging.BUILD_DIR),
+        runtime=runtime,
+        layers=[layer.arn],
+        environment={
+            settings.PRODUCTS_TABLE: catalog.table_name,
+            settings.ORDERS_QUEUE_URL: orders_queue.url,
+            **database_environment,
+        },
+        statements=[
+            Statement(ORDER_PRODUCT_ACTIONS, (catalog.table_arn,)),
+            send_to_orders_queue,
+            read_database_secret,
+        ],
+        vpc=in_vpc,
+        # One database connection per instance: the cap keeps them below what the database holds.
+        reserved_concurrency=config.orders_concurrency,
+        description="Orders API: place orders, list and read the caller's own",
+    ),
+    opts=opts,
+)
+
+relay = LambdaFunction(
+    "relay",
+    LambdaFunctionArgs(
+        handler=FUNCTIONS["relay"].handler,
+        code=packaging.build_function_code(FUNCTIONS["relay"], packaging.BUILD_DIR),
+        runtime=runtime,
+        layers=[layer.arn],
+        environment={settings.ORDERS_QUEUE_URL: orders_queue.url, **database_environment},
+        statements=[send_to_orders_queue, read_database_secret],
+        vpc=in_vpc,
+        reserved_concurrency=1,  # one relay at a time, holding one connection
+        description="Outbox relay: sends the order messages the API could not send",
+    ),
+    opts=opts,
+)
+relay_schedule = Schedule(
+    "relay-schedule",
+    ScheduleArgs(
+        function=relay, expression=RELAY_SCHEDULE, description="Runs the orders outbox relay"
+    ),
+    opts=opts,
+)
+
+migrate = LambdaFunction(
+    "migrate",
+    LambdaFunctionArgs(
+        handler=FUNCTIONS["migrate"].handler,
+        code=packaging.build_function_code(FUNCTIONS["migrate"], packaging.BUILD_DIR),
+        runtime=runtime,
+        layers=[layer.arn],
+        environment=database_environment,
+        statements=[read_database_secret],
+        vpc=in_vpc,
+        reserved_concurrency=1,  # migrations never run concurrently
+        timeout_seconds=MIGRATE_TIMEOUT_SECONDS,
+        description="Applies the orders database's SQL migrations; invoked on deploy",
+    ),
+    opts=opts,
+)
+migration = SchemaMigration(
+    "migrations",
+    SchemaMigrationArgs(
+        function_name=migrate.name,
+        migrations_digest=packaging.tree_digest(packaging.REPO_ROOT / MIGRATIONS_DIR),
+        depends_on=[*database.ready, *network.ready],
+    ),
+    opts=opts,
+)
+
 api = HttpApi(
     "http",
     HttpApiArgs(
         routes=ROUTES,
-        functions={"products": products, "users": users},
+        functions={"products": products, "users": users, "orders": orders},
         user_pool_id=auth.user_pool_id,
         user_pool_client_id=auth.client_id,
         region=config.region,
@@ -120,3 +243,5 @@ pulumi.export("apiUrl", api.url)
 pulumi.export("userPoolId", auth.user_pool_id)
 pulumi.export("userPoolClientId", auth.client_id)
 pulumi.export("productsTable", catalog.table_name)
+pulumi.export("ordersQueueUrl", orders_queue.url)
+pulumi.export("databaseEndpoint", database.endpoint)

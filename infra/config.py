@@ -17,6 +17,11 @@ LOG_RETENTION_DAYS = frozenset(
      3288, 3653}
 )  # fmt: skip
 MEMORY_MB = range(128, 10_240 + 1)
+VPC_EGRESS = ("endpoints", "nat")
+# Aurora Serverless v2: 0 to 256 ACUs in half steps (0 pauses when idle; the maximum is at least 1).
+MAX_ACU = 256
+AUTO_PAUSE_SECONDS = range(300, 86_400 + 1)
+BACKUP_RETENTION_DAYS = range(1, 35 + 1)
 TIMEOUT_SECONDS = range(1, 900 + 1)
 _PYTHON_RUNTIME = re.compile(r"python(3\.\d+)")
 _ENVIRONMENT = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -36,6 +41,13 @@ class StackConfig:
     cors_origins: tuple[str, ...]
     throttle_burst_limit: int
     throttle_rate_limit: int
+    database_min_capacity: float
+    database_max_capacity: float
+    database_seconds_until_auto_pause: int
+    database_backup_retention_days: int
+    rds_proxy: bool
+    vpc_egress: str
+    orders_concurrency: int
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -62,6 +74,28 @@ class StackConfig:
                 yield f"corsOrigins entry {origin!r} must be '*' or scheme://host[:port]"
         if self.throttle_burst_limit <= 0 or self.throttle_rate_limit <= 0:
             yield "throttleBurstLimit and throttleRateLimit must be positive"
+        yield from self._database_problems()
+        if self.vpc_egress not in VPC_EGRESS:
+            yield f"vpcEgress must be one of {VPC_EGRESS}"
+        if self.orders_concurrency < 1:
+            yield "ordersConcurrency must be at least 1"
+
+    def _database_problems(self) -> Iterator[str]:
+        low, high = self.database_min_capacity, self.database_max_capacity
+        for key, value in (("databaseMinCapacity", low), ("databaseMaxCapacity", high)):
+            if not (0 <= value <= MAX_ACU and float(value * 2).is_integer()):
+                yield f"{key} must be between 0 and {MAX_ACU} ACUs in steps of 0.5"
+        if high < 1:
+            yield "databaseMaxCapacity must be at least 1 ACU"
+        if low > high:
+            yield "databaseMinCapacity must not exceed databaseMaxCapacity"
+        if self.database_seconds_until_auto_pause not in AUTO_PAUSE_SECONDS:
+            yield "databaseSecondsUntilAutoPause must be between 300 and 86400"
+        if self.database_backup_retention_days not in BACKUP_RETENTION_DAYS:
+            yield "databaseBackupRetentionDays must be between 1 and 35"
+        if self.rds_proxy and low == 0:
+            # RDS Proxy holds connections to the database open, so it could never pause.
+            yield "rdsProxy needs databaseMinCapacity of at least 0.5 (proxied, it never pauses)"
 
     @property
     def python_version(self) -> str:
@@ -88,4 +122,11 @@ class StackConfig:
             cors_origins=tuple(origins),
             throttle_burst_limit=config.require_int("throttleBurstLimit"),
             throttle_rate_limit=config.require_int("throttleRateLimit"),
+            database_min_capacity=config.require_float("databaseMinCapacity"),
+            database_max_capacity=config.require_float("databaseMaxCapacity"),
+            database_seconds_until_auto_pause=config.require_int("databaseSecondsUntilAutoPause"),
+            database_backup_retention_days=config.require_int("databaseBackupRetentionDays"),
+            rds_proxy=config.require_bool("rdsProxy"),
+            vpc_egress=config.require("vpcEgress"),
+            orders_concurrency=config.require_int("ordersConcurrency"),
         )

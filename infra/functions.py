@@ -13,12 +13,21 @@ from infra.packaging import archive_hash
 
 # Actions AWS authorizes only on resource "*" (they have no resource-level permissions).
 # This is the one place a "*" resource may appear: every other statement names its resources.
-WILDCARD_RESOURCE_ACTIONS = frozenset(
-    {
-        "xray:PutTraceSegments",  # X-Ray tracing (tracing_config Active)
-        "xray:PutTelemetryRecords",
-    }
+TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")  # tracing_config Active
+# What Lambda does with a function's role to attach it to a VPC (its Hyperplane ENIs): the
+# actions of AWSLambdaVPCAccessExecutionRole, granted only to functions in a VPC. Lambda documents
+# them on "*" (DescribeNetworkInterfaces works on nothing else) and verifies them when the function
+# is created; an ec2:Vpc or ec2:Subnet condition is not documented to pass that check, so none is
+# added. What confines the ENIs is the function's own vpc_config: its subnets and security groups.
+NETWORK_INTERFACE_ACTIONS = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:UnassignPrivateIpAddresses",
 )
+WILDCARD_RESOURCE_ACTIONS = frozenset(TRACING_ACTIONS + NETWORK_INTERFACE_ACTIONS)
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # the group itself is created here
 _ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+")  # service:Action, no wildcard
 # Configuration, never credentials: secrets belong in Secrets Manager, read at run time.
@@ -90,6 +99,14 @@ class FunctionRuntime:
     log_retention_days: int
 
 
+@dataclass(frozen=True)
+class FunctionVpc:
+    """Where a function attaches to a VPC: private subnets and its security groups."""
+
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_ids: Sequence[pulumi.Input[str]]
+
+
 @dataclass
 class LambdaFunctionArgs:
     handler: str
@@ -99,11 +116,21 @@ class LambdaFunctionArgs:
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     statements: Sequence[Statement] = ()
     description: str = ""
+    vpc: FunctionVpc | None = None  # None: outside any VPC, with Lambda's own internet access
+    reserved_concurrency: int | None = None  # None: draws on the account's unreserved pool
+    timeout_seconds: int | None = None  # None: the runtime's timeout
 
     def __post_init__(self) -> None:
         for key in self.environment:
+            # A secret's ARN names where the secret is, which the function reads at run time.
+            if key.upper().endswith("_ARN"):
+                continue
             if any(hint in key.upper() for hint in _SECRET_HINTS):
                 raise ValueError(f"environment variable {key!r} looks like a secret")
+        if self.vpc is not None and not (self.vpc.subnet_ids and self.vpc.security_group_ids):
+            raise ValueError("a function in a VPC needs subnets and security groups")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            raise ValueError("reserved concurrency must be at least 1 (0 would stop the function)")
 
 
 def physical_name(name: str) -> str:
@@ -139,8 +166,10 @@ class LambdaFunction(pulumi.ComponentResource):
         statements = [
             *args.statements,
             Statement(LOG_ACTIONS, (self.log_group.arn.apply(lambda arn: f"{arn}:*"),)),
-            Statement(tuple(sorted(WILDCARD_RESOURCE_ACTIONS)), ("*",)),
+            Statement(TRACING_ACTIONS, ("*",)),
         ]
+        if args.vpc is not None:
+            statements.append(Statement(NETWORK_INTERFACE_ACTIONS, ("*",)))
         self.policy = aws.iam.RolePolicy(
             f"{name}-policy", role=self.role.id, policy=policy_document(statements), opts=child
         )
@@ -153,7 +182,7 @@ class LambdaFunction(pulumi.ComponentResource):
             runtime=args.runtime.runtime,
             architectures=[args.runtime.architecture],
             memory_size=args.runtime.memory_mb,
-            timeout=args.runtime.timeout_seconds,
+            timeout=args.timeout_seconds or args.runtime.timeout_seconds,
             code=pulumi.FileArchive(str(args.code)),
             source_code_hash=archive_hash(args.code),
             layers=list(args.layers),
@@ -163,6 +192,15 @@ class LambdaFunction(pulumi.ComponentResource):
                 else None
             ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            vpc_config=(
+                aws.lambda_.FunctionVpcConfigArgs(
+                    subnet_ids=list(args.vpc.subnet_ids),
+                    security_group_ids=list(args.vpc.security_group_ids),
+                )
+                if args.vpc is not None
+                else None
+            ),
+            reserved_concurrent_executions=args.reserved_concurrency,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=self.log_group.name, application_log_level="INFO"
             ),

@@ -78,6 +78,21 @@ def _tree(base: Path, prefix: PurePosixPath) -> dict[str, Path]:
     return files
 
 
+def tree_digest(base: Path) -> str:
+    """The hex SHA-256 of every file under `base` (names and contents, sorted), without bytecode.
+
+    Equal trees give equal digests on any machine: a change of any file's contents or name, or a
+    file added or removed, changes it.
+    """
+    if not base.is_dir():
+        raise FileNotFoundError(f"{base} is not a directory")
+    digest = hashlib.sha256()
+    for name, path in sorted(_tree(base, PurePosixPath()).items()):
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def build_code_archive(
     packages: Iterable[str], out_dir: Path, *, root: Path = REPO_ROOT, name: str | None = None
 ) -> Path:

@@ -40,6 +40,13 @@ OVERRIDES: dict[str, Any] = {
     "corsOrigins": ["https://shop.example.com"],
     "throttleBurstLimit": 7,
     "throttleRateLimit": 3,
+    "databaseMinCapacity": "0.5",  # so the database cannot pause, which the proxy needs
+    "databaseMaxCapacity": "4",
+    "databaseSecondsUntilAutoPause": 900,
+    "databaseBackupRetentionDays": 14,
+    "rdsProxy": True,
+    "vpcEgress": "nat",
+    "ordersConcurrency": 5,
 }
 
 
@@ -96,7 +103,9 @@ def program() -> dict[str, Any]:
         namespace.update(runpy.run_path(str(REPO_ROOT / "__main__.py"), run_name="__pulumi__"))
 
     run()
-    namespace["__declared__"] = Declared(list(MOCKS.created), dict(MONITOR.parents))
+    namespace["__declared__"] = Declared(
+        list(MOCKS.created), dict(MONITOR.parents), dict(MONITOR.dependencies)
+    )
     return namespace
 
 

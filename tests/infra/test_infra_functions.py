@@ -10,6 +10,7 @@ import pytest
 
 from infra import packaging
 from infra.functions import (
+    NETWORK_INTERFACE_ACTIONS,
     WILDCARD_RESOURCE_ACTIONS,
     FunctionRuntime,
     LambdaFunction,
@@ -22,6 +23,7 @@ from tests.infra.mocking import Declared, MockStack, pulumi_test
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"
+FUNCTION = "aws:lambda/function:Function"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 # Managed policies such as AWSLambdaBasicExecutionRole grant logs on "*": none may be attached.
 ATTACHMENTS = (
@@ -66,21 +68,56 @@ def test_policies_name_specific_actions_on_specific_resources(
     return pulumi.Output.all(program["products"].policy.policy).apply(check)
 
 
+def _trusted_service(document: str) -> str:
+    (statement,) = _statements(document)
+    assert (statement["Effect"], statement["Action"]) == ("Allow", "sts:AssumeRole")
+    assert set(statement) == {"Effect", "Principal", "Action"}  # no condition, no other principal
+    (service,) = statement["Principal"].values()
+    assert list(statement["Principal"]) == ["Service"]
+    return str(service)
+
+
 @pulumi_test
-def test_roles_trust_only_lambda(program: dict[str, Any], declared: Declared) -> Any:
+def test_function_roles_trust_only_lambda_and_the_proxy_role_only_rds(
+    program: dict[str, Any], declared: Declared
+) -> Any:
     def check(_: Any) -> None:
-        roles = declared.of_type(ROLE)
-        assert roles
-        for role in roles:
-            assert _statements(role.inputs["assumeRolePolicy"]) == [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ]
+        trusted = {
+            role.name: _trusted_service(role.inputs["assumeRolePolicy"])
+            for role in declared.of_type(ROLE)
+        }
+        assert trusted == {
+            **{f"{function}-role": "lambda.amazonaws.com" for function in FUNCTIONS},
+            "database-proxy-role": "rds.amazonaws.com",  # rdsProxy is on in the test stack
+        }
 
     return program["products"].role.arn.apply(check)
+
+
+@pulumi_test
+def test_only_functions_in_the_vpc_may_manage_network_interfaces(
+    program: dict[str, Any], declared: Declared
+) -> Any:
+    in_vpc = {"orders", "relay", "migrate"}
+
+    def check(_: Any) -> None:
+        for function in FUNCTIONS:
+            (created,) = [c for c in declared.of_type(FUNCTION) if c.name == f"{function}-function"]
+            (policy,) = [c for c in declared.of_type(ROLE_POLICY) if c.name == f"{function}-policy"]
+            eni = {
+                action
+                for statement in _statements(policy.inputs["policy"])
+                for action in _as_list(statement["Action"])
+                if action in NETWORK_INTERFACE_ACTIONS
+            }
+            if function in in_vpc:
+                assert created.inputs["vpcConfig"]["subnetIds"], function
+                assert eni == set(NETWORK_INTERFACE_ACTIONS), function
+            else:
+                assert "vpcConfig" not in created.inputs, function
+                assert eni == set(), function
+
+    return program["orders"].function.arn.apply(check)
 
 
 @pulumi_test
@@ -252,8 +289,25 @@ def test_statements_allow_resource_star_only_for_the_listed_actions() -> None:
         Statement(("dynamodb:GetItem",), ("*",))
 
 
-def test_function_environment_refuses_what_looks_like_a_secret(tmp_path: Path) -> None:
-    runtime = FunctionRuntime("python3.13", "arm64", 128, 3, 1)
+RUNTIME = FunctionRuntime("python3.13", "arm64", 128, 3, 1)
 
-    with pytest.raises(ValueError, match="DATABASE_PASSWORD"):
-        LambdaFunctionArgs("m.handler", tmp_path, runtime, environment={"DATABASE_PASSWORD": "x"})
+
+@pytest.mark.parametrize("key", ["DATABASE_PASSWORD", "DATABASE_SECRET", "API_TOKEN"])
+def test_function_environment_refuses_what_looks_like_a_secret(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        LambdaFunctionArgs("m.handler", tmp_path, RUNTIME, environment={key: "x"})
+
+
+def test_function_environment_accepts_the_arn_of_a_secret(tmp_path: Path) -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
+
+    args = LambdaFunctionArgs(
+        "m.handler", tmp_path, RUNTIME, environment={settings.DATABASE_SECRET_ARN: arn}
+    )
+
+    assert args.environment == {"DATABASE_SECRET_ARN": arn}
+
+
+def test_reserved_concurrency_of_zero_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="reserved concurrency"):
+        LambdaFunctionArgs("m.handler", tmp_path, RUNTIME, reserved_concurrency=0)

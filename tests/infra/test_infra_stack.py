@@ -1,6 +1,7 @@
 """The stack as a whole: settings from Pulumi.yaml, one tagged provider, the exported outputs."""
 
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -45,10 +46,29 @@ def test_project_defaults_make_a_valid_stack_config(project_file: dict[str, Any]
         cors_origins=tuple(defaults["corsOrigins"]),
         throttle_burst_limit=defaults["throttleBurstLimit"],
         throttle_rate_limit=defaults["throttleRateLimit"],
+        database_min_capacity=float(defaults["databaseMinCapacity"]),
+        database_max_capacity=float(defaults["databaseMaxCapacity"]),
+        database_seconds_until_auto_pause=defaults["databaseSecondsUntilAutoPause"],
+        database_backup_retention_days=defaults["databaseBackupRetentionDays"],
+        rds_proxy=defaults["rdsProxy"],
+        vpc_egress=defaults["vpcEgress"],
+        orders_concurrency=defaults["ordersConcurrency"],
     )
 
     assert config.lambda_architecture == "arm64"
     assert config.cors_origins == ()  # no CORS unless origins are configured
+    # The cheapest database that works: it pauses when idle, with no proxy and no NAT gateway.
+    assert (config.database_min_capacity, config.database_max_capacity) == (0, 2)
+    assert config.database_seconds_until_auto_pause == 600
+    assert (config.rds_proxy, config.vpc_egress) == (False, "endpoints")
+    assert (config.database_backup_retention_days, config.orders_concurrency) == (7, 10)
+
+
+def test_project_declares_only_types_pulumi_accepts(project_file: dict[str, Any]) -> None:
+    """Pulumi's project schema knows string, integer, boolean and array: no "number"."""
+    for key, declared in project_file["config"].items():
+        if "type" in declared:
+            assert declared["type"] in {"string", "integer", "boolean", "array"}, key
 
 
 def test_stack_config_is_read_from_the_stack(program: dict[str, Any], stack: MockStack) -> None:
@@ -59,6 +79,11 @@ def test_stack_config_is_read_from_the_stack(program: dict[str, Any], stack: Moc
     assert config.cors_origins == tuple(stack.overrides["corsOrigins"])
     assert config.deletion_protection is True
     assert config.python_version == "3.13"
+    assert config.database_min_capacity == 0.5
+    assert config.database_max_capacity == 4
+    assert config.database_seconds_until_auto_pause == 900
+    assert config.database_backup_retention_days == 14
+    assert (config.rds_proxy, config.vpc_egress, config.orders_concurrency) == (True, "nat", 5)
 
 
 @pytest.mark.parametrize(
@@ -73,6 +98,17 @@ def test_stack_config_is_read_from_the_stack(program: dict[str, Any], stack: Moc
         ("throttle_rate_limit", -1),
         ("cors_origins", ("shop.example.com",)),
         ("environment", "Prod Env"),
+        ("database_min_capacity", -0.5),
+        ("database_min_capacity", 1.25),  # not a half step
+        ("database_min_capacity", 8),  # above the maximum of 4
+        ("database_max_capacity", 256.5),
+        ("database_max_capacity", float("nan")),
+        ("database_seconds_until_auto_pause", 299),
+        ("database_seconds_until_auto_pause", 86_401),
+        ("database_backup_retention_days", 0),
+        ("database_backup_retention_days", 36),
+        ("vpc_egress", "internet"),
+        ("orders_concurrency", 0),
     ],
 )
 def test_stack_config_refuses_invalid_values(
@@ -80,6 +116,19 @@ def test_stack_config_refuses_invalid_values(
 ) -> None:
     with pytest.raises(ValueError, match="invalid stack configuration"):
         replace(program["config"], **{field: value})
+
+
+def test_stack_config_refuses_a_maximum_below_one_acu(program: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="databaseMaxCapacity must be at least 1"):
+        replace(program["config"], database_min_capacity=0, database_max_capacity=0.5)
+
+
+def test_stack_config_refuses_a_proxy_in_front_of_a_pausing_database(
+    program: dict[str, Any],
+) -> None:
+    with pytest.raises(ValueError, match="rdsProxy needs databaseMinCapacity"):
+        replace(program["config"], rds_proxy=True, database_min_capacity=0)
+    assert replace(program["config"], rds_proxy=False, database_min_capacity=0).rds_proxy is False
 
 
 @pulumi_test
@@ -110,23 +159,57 @@ def test_every_aws_resource_uses_the_tagged_provider(
 def test_outputs_are_exported(program: dict[str, Any], stack: MockStack) -> Any:
     root = pulumi.runtime.get_root_resource()
     outputs: dict[str, Any] = getattr(root, "outputs", {})
-    assert set(outputs) == {"apiUrl", "userPoolId", "userPoolClientId", "productsTable"}
+    assert set(outputs) == {
+        "apiUrl",
+        "userPoolId",
+        "userPoolClientId",
+        "productsTable",
+        "ordersQueueUrl",
+        "databaseEndpoint",
+    }
 
     def check(args: list[Any]) -> None:
-        api_url, pool_id, client_id, table, expected_client, expected_table = args
+        api_url, pool_id, client_id, table, queue_url, endpoint, *expected = args
+        expected_client, expected_table, expected_queue, proxy_endpoint = expected
         assert api_url.startswith("https://")
         assert api_url.endswith(f".execute-api.{stack.region}.amazonaws.com")
         assert pool_id == stack.user_pool_id
         assert client_id == expected_client
         assert table == expected_table
+        assert queue_url == expected_queue
+        assert queue_url.startswith(f"https://sqs.{stack.region}.amazonaws.com/")
+        assert endpoint == proxy_endpoint  # rdsProxy is on in the test stack
 
     return pulumi.Output.all(
         outputs["apiUrl"],
         outputs["userPoolId"],
         outputs["userPoolClientId"],
         outputs["productsTable"],
+        outputs["ordersQueueUrl"],
+        outputs["databaseEndpoint"],
         program["auth"].client_id,
         program["catalog"].table_name,
+        program["orders_queue"].url,
+        program["database"].proxy.endpoint,
+    ).apply(check)
+
+
+@pulumi_test
+def test_outputs_hold_nothing_secret(program: dict[str, Any]) -> Any:
+    root = pulumi.runtime.get_root_resource()
+    outputs: dict[str, Any] = getattr(root, "outputs", {})
+    assert outputs
+    for name in outputs:
+        assert not re.search(r"password|secret|token|credential", name, re.IGNORECASE), name
+
+    def check(args: list[Any]) -> None:
+        values, secret_arn = args
+        for value in values:
+            assert "secretsmanager" not in str(value)
+            assert secret_arn not in str(value)
+
+    return pulumi.Output.all(
+        pulumi.Output.all(*outputs.values()), program["database"].secret_arn
     ).apply(check)
 
 

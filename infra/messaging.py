@@ -1,0 +1,58 @@
+"""A queue and its dead-letter queue, declared from a QueueSpec the local stack uses too."""
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from services.orders.queue import QueueSpec
+
+
+@dataclass
+class QueueArgs:
+    spec: QueueSpec
+
+
+class Queue(pulumi.ComponentResource):
+    """Encrypted at rest; a message received `max_receive_count` times moves to the DLQ."""
+
+    def __init__(self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ecommerce:messaging:Queue", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.spec
+
+        self.dead_letter = aws.sqs.Queue(
+            f"{name}-dlq",
+            message_retention_seconds=spec.dead_letter_retention_seconds,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        self.queue = aws.sqs.Queue(
+            f"{name}-queue",
+            visibility_timeout_seconds=spec.visibility_timeout_seconds,
+            message_retention_seconds=spec.retention_seconds,
+            sqs_managed_sse_enabled=True,
+            redrive_policy=self.dead_letter.arn.apply(
+                lambda arn: json.dumps(
+                    {"deadLetterTargetArn": arn, "maxReceiveCount": spec.max_receive_count}
+                )
+            ),
+            opts=child,
+        )
+        # Only this queue may move messages into the DLQ. A separate resource, as the DLQ
+        # exists before the queue whose ARN it names.
+        self.dead_letter_sources = aws.sqs.RedriveAllowPolicy(
+            f"{name}-dlq-sources",
+            queue_url=self.dead_letter.url,
+            redrive_allow_policy=self.queue.arn.apply(
+                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            ),
+            opts=child,
+        )
+        self.url = self.queue.url
+        self.arn = self.queue.arn
+        self.dead_letter_arn = self.dead_letter.arn
+        self.register_outputs(
+            {"url": self.url, "arn": self.arn, "deadLetterArn": self.dead_letter_arn}
+        )
