@@ -7,6 +7,7 @@ rotated password is picked up without a deploy; no password ever sits in the env
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
@@ -16,11 +17,34 @@ from services.common.errors import DependencyUnavailable
 from services.common.settings import Settings
 
 UNAVAILABLE = "The orders database is unavailable; retry shortly."
-# Fail fast rather than hold an API request or a Lambda slot.
-SESSION_OPTIONS = "-c statement_timeout=5000 -c idle_in_transaction_session_timeout=15000"
 
 
-def secret_connector(settings: Settings, secrets: Any) -> Callable[[], Any]:
+@dataclass(frozen=True)
+class Limits:
+    """How long to wait for the server, a statement and an idle transaction."""
+
+    connect_seconds: int = 5
+    statement_ms: int = 5_000
+    idle_in_transaction_ms: int = 15_000
+
+    @property
+    def options(self) -> str:
+        return (
+            f"-c statement_timeout={self.statement_ms}"
+            f" -c idle_in_transaction_session_timeout={self.idle_in_transaction_ms}"
+        )
+
+
+# API requests fail fast rather than hold a client or a Lambda slot (a paused Aurora resumes on
+# the attempt, and the client retries after Retry-After); migrations wait for a resuming
+# database and may run long statements.
+API_LIMITS = Limits()
+MIGRATION_LIMITS = Limits(connect_seconds=60, statement_ms=0, idle_in_transaction_ms=0)
+
+
+def secret_connector(
+    settings: Settings, secrets: Any, limits: Limits = API_LIMITS
+) -> Callable[[], Any]:
     """Connect with the credentials in the database secret (RDS's {"username", "password"})."""
 
     def connect() -> Any:
@@ -36,9 +60,9 @@ def secret_connector(settings: Settings, secrets: Any) -> Callable[[], Any]:
             user=credentials["username"],
             password=credentials["password"],
             sslmode="require",  # libpq ignores it on Unix sockets, as used locally
-            connect_timeout=3,
+            connect_timeout=limits.connect_seconds,
             application_name="ecommerce-orders",
-            options=SESSION_OPTIONS,
+            options=limits.options,
         )
 
     return connect

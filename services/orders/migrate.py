@@ -5,12 +5,13 @@ from typing import Any
 from services.common.aws import AwsClients
 from services.common.settings import Settings
 from services.orders import migrations
+from services.orders.database import MIGRATION_LIMITS
 from services.orders.wiring import database_from
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     settings = Settings.from_env()
-    database = database_from(settings, AwsClients(settings))
+    database = database_from(settings, AwsClients(settings), MIGRATION_LIMITS)
     try:
         applied = migrations.apply(database.connection())
     finally:

@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg2
@@ -37,7 +38,7 @@ from services.orders.ports import (
     UnitOfWork,
 )
 
-_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", re.ASCII)
 
 
 def _jsonb(value: Any) -> Json:
@@ -113,7 +114,7 @@ class PostgresOrders(_Statements, OrderRepository):
 
     def get(self, user_id: str, order_id: str) -> Order:
         try:
-            uuid.UUID(order_id)
+            order_id = str(uuid.UUID(order_id))  # PostgreSQL reads only some spellings
         except ValueError as exc:
             raise OrderNotFound(order_id[:64]) from exc
         self._run(
@@ -156,8 +157,9 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
         if not isinstance(position, dict) or set(position) != {"t", "id"}:
             raise ValueError("unexpected shape")
         created_at, order_id = str(position["t"]), str(uuid.UUID(str(position["id"])))
-        if not _TIMESTAMP.match(created_at):
+        if not _TIMESTAMP.fullmatch(created_at):
             raise ValueError("unexpected timestamp")
+        datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%S.%fZ")  # a real date, not just its shape
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidCursor() from exc
     return created_at, order_id

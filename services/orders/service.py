@@ -39,12 +39,30 @@ def place_order(
     Once this returns, the order is durable and its message will reach the queue: sent here
     when the queue answers, otherwise by the relay from the outbox.
     """
+    with new_unit_of_work() as uow:
+        # A repeat gets its first answer, even if the catalogue has changed since.
+        if idempotency_key is not None:
+            earlier = uow.idempotency.claim(user_id, idempotency_key, request.fingerprint())
+            if earlier is not None:
+                return Placement(earlier, replayed=True)
+        order = _priced_order(catalogue, user_id, request, timestamp(clock()))
+        response = StoredResponse(ACCEPTED, order.to_json(), order.id)
+        uow.orders.add(order)
+        message = uow.outbox.add(order.id, placed_message(order))
+        if idempotency_key is not None:
+            uow.idempotency.complete(user_id, idempotency_key, request.fingerprint(), response)
+        uow.commit()
+    _send_after_commit(new_unit_of_work, publisher, message)
+    return Placement(response, replayed=False)
+
+
+def _priced_order(catalogue: Catalogue, user_id: str, request: OrderRequest, now: str) -> Order:
+    """A new order with names and prices from the catalogue, read once for all its lines."""
     products = catalogue.prices([product_id for product_id, _ in request.lines])
     unknown = {i: pid for i, (pid, _) in enumerate(request.lines) if pid not in products}
     if unknown:
         raise UnknownProducts(unknown)
-    now = timestamp(clock())
-    order = Order(
+    return Order(
         id=str(uuid.uuid4()),
         user_id=user_id,
         status=OrderStatus.PENDING,
@@ -57,19 +75,6 @@ def place_order(
         created_at=now,
         updated_at=now,
     )
-    response = StoredResponse(ACCEPTED, order.to_json(), order.id)
-    with new_unit_of_work() as uow:
-        if idempotency_key is not None:
-            earlier = uow.idempotency.claim(user_id, idempotency_key, request.fingerprint())
-            if earlier is not None:
-                return Placement(earlier, replayed=True)
-        uow.orders.add(order)
-        message = uow.outbox.add(order.id, placed_message(order))
-        if idempotency_key is not None:
-            uow.idempotency.complete(user_id, idempotency_key, request.fingerprint(), response)
-        uow.commit()
-    _send_after_commit(new_unit_of_work, publisher, message)
-    return Placement(response, replayed=False)
 
 
 def placed_message(order: Order) -> dict[str, str]:

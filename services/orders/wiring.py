@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from services.common.aws import AwsClients
 from services.common.settings import Settings
 from services.orders.catalogue import DynamoDBCatalogue
-from services.orders.database import Database, secret_connector
+from services.orders.database import API_LIMITS, Database, Limits, secret_connector
 from services.orders.ports import Catalogue, Publisher, UnitOfWork
 from services.orders.postgres import PostgresUnitOfWork
 from services.orders.sqs import SqsPublisher
@@ -19,8 +19,8 @@ class OrdersPorts:
     publisher: Publisher
 
 
-def database_from(settings: Settings, clients: AwsClients) -> Database:
-    return Database(secret_connector(settings, clients.secrets))
+def database_from(settings: Settings, clients: AwsClients, limits: Limits = API_LIMITS) -> Database:
+    return Database(secret_connector(settings, clients.secrets, limits))
 
 
 def ports_from(

@@ -21,7 +21,8 @@ from services.products.domain import (
 from services.products.ports import Page, ProductRepository
 
 _CURSOR_PATTERN = re.compile(
-    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    re.ASCII,
 )
 
 
@@ -186,7 +187,11 @@ class DynamoDBProductRepository(ProductRepository):
         if not isinstance(position, dict) or set(position) != {"p", "k"}:
             raise InvalidCursor()
         key = position["k"]
-        if position["p"] != partition or not isinstance(key, str) or not _CURSOR_PATTERN.match(key):
+        if (
+            position["p"] != partition
+            or not isinstance(key, str)
+            or not _CURSOR_PATTERN.fullmatch(key)
+        ):
             raise InvalidCursor()
         product_id = key.split("#", 1)[1]
         start = {index.partition_key: partition, table.LIST_KEY: key}

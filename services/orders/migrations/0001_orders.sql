@@ -41,7 +41,7 @@ CREATE TABLE idempotency_keys (
     request_hash    char(64) NOT NULL,
     order_id        uuid NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
     response_status smallint NOT NULL,
-    response_body   jsonb NOT NULL,
+    response_body   json NOT NULL,  -- json, not jsonb: a replay repeats the first body as sent
     created_at      timestamptz NOT NULL DEFAULT now(),
     -- One key per customer: two requests with one key can never both create an order.
     PRIMARY KEY (user_id, key)
