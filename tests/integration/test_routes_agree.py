@@ -7,15 +7,26 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
+from services.orders.app import create_app as create_orders_app
+from services.orders.wiring import OrdersPorts
 from services.products.app import create_app as create_products_app
 from services.routes import FUNCTIONS, ROUTES, routes_of
 from services.users.app import create_app as create_users_app
-from tests.unit.fakes import FakeIdentityProvider, FakeProductRepository
+from tests.unit.fakes import (
+    FakeCatalogue,
+    FakeIdentityProvider,
+    FakeOrdersDatabase,
+    FakeProductRepository,
+    FakePublisher,
+)
 
 # One builder per function, with in-memory ports: a new function must be added here to pass.
 APPS: dict[str, Callable[[], Flask]] = {
     "products": lambda: create_products_app(repository=FakeProductRepository()),
     "users": lambda: create_users_app(identity=FakeIdentityProvider()),
+    "orders": lambda: create_orders_app(
+        OrdersPorts(FakeOrdersDatabase().new_unit_of_work, FakeCatalogue(), FakePublisher())
+    ),
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # Functions behind the API; others (a scheduled relay, a deploy-time migration) have no routes.
