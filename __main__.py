@@ -1,5 +1,7 @@
 """The stack: read the config, build the components, export what clients need."""
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -75,40 +77,37 @@ layer = DependencyLayer(
     opts=opts,
 )
 
+
+def function(name: str, **wiring: Any) -> LambdaFunction:
+    """A function of the route table: its own code archive, the shared runtime and layer."""
+    spec = FUNCTIONS[name]
+    code = packaging.build_function_code(spec, packaging.BUILD_DIR)
+    arguments = LambdaFunctionArgs(
+        handler=spec.handler, code=code, runtime=runtime, layers=[layer.arn], **wiring
+    )
+    return LambdaFunction(name, arguments, opts=opts)
+
+
 auth = UserPool("users", UserPoolArgs(deletion_protection=config.deletion_protection), opts=opts)
 catalog = Catalog("catalog", CatalogArgs(deletion_protection=config.deletion_protection), opts=opts)
 
-products = LambdaFunction(
+products = function(
     "products",
-    LambdaFunctionArgs(
-        handler=FUNCTIONS["products"].handler,
-        code=packaging.build_function_code(FUNCTIONS["products"], packaging.BUILD_DIR),
-        runtime=runtime,
-        layers=[layer.arn],
-        environment={settings.PRODUCTS_TABLE: catalog.table_name},
-        statements=[
-            Statement(PRODUCT_ITEM_ACTIONS, (catalog.table_arn,)),
-            Statement(("dynamodb:Query",), (catalog.index_arns,)),
-        ],
-        description="Products API: catalogue reads for anyone, changes for admins",
-    ),
-    opts=opts,
+    environment={settings.PRODUCTS_TABLE: catalog.table_name},
+    statements=[
+        Statement(PRODUCT_ITEM_ACTIONS, (catalog.table_arn,)),
+        Statement(("dynamodb:Query",), (catalog.index_arns,)),
+    ],
+    description="Products API: catalogue reads for anyone, changes for admins",
 )
 
-users = LambdaFunction(
+users = function(
     "users",
-    LambdaFunctionArgs(
-        handler=FUNCTIONS["users"].handler,
-        code=packaging.build_function_code(FUNCTIONS["users"], packaging.BUILD_DIR),
-        runtime=runtime,
-        layers=[layer.arn],
-        environment={settings.USER_POOL_CLIENT_ID: auth.client_id},
-        # Only the app client's public operations (sign-up, sign-in, the caller's own profile
-        # with their token), which Cognito authorizes by client id and token, not by IAM.
-        statements=[],
-        description="Users API: sign-up, email verification, sign-in, tokens and profile",
-    ),
-    opts=opts,
+    environment={settings.USER_POOL_CLIENT_ID: auth.client_id},
+    # Only the app client's public operations (sign-up, sign-in, the caller's own profile
+    # with their token), which Cognito authorizes by client id and token, not by IAM.
+    statements=[],
+    description="Users API: sign-up, email verification, sign-in, tokens and profile",
 )
 
 network = Network(
@@ -149,45 +148,31 @@ database_environment: dict[str, pulumi.Input[str]] = {
 read_database_secret = Statement(SECRET_READ_ACTIONS, (database.secret_arn,))
 send_to_orders_queue = Statement(("sqs:SendMessage",), (orders_queue.arn,))
 
-orders = LambdaFunction(
+orders = function(
     "orders",
-    LambdaFunctionArgs(
-        handler=FUNCTIONS["orders"].handler,
-        code=packaging.build_function_code(FUNCTIONS["orders"], packaging.BUILD_DIR),
-        runtime=runtime,
-        layers=[layer.arn],
-        environment={
-            settings.PRODUCTS_TABLE: catalog.table_name,
-            settings.ORDERS_QUEUE_URL: orders_queue.url,
-            **database_environment,
-        },
-        statements=[
-            Statement(ORDER_PRODUCT_ACTIONS, (catalog.table_arn,)),
-            send_to_orders_queue,
-            read_database_secret,
-        ],
-        vpc=in_vpc,
-        # One database connection per instance: the cap keeps them below what the database holds.
-        reserved_concurrency=config.orders_concurrency,
-        description="Orders API: place orders, list and read the caller's own",
-    ),
-    opts=opts,
+    environment={
+        settings.PRODUCTS_TABLE: catalog.table_name,
+        settings.ORDERS_QUEUE_URL: orders_queue.url,
+        **database_environment,
+    },
+    statements=[
+        Statement(ORDER_PRODUCT_ACTIONS, (catalog.table_arn,)),
+        send_to_orders_queue,
+        read_database_secret,
+    ],
+    vpc=in_vpc,
+    # One database connection per instance: the cap keeps them below what the database holds.
+    reserved_concurrency=config.orders_concurrency,
+    description="Orders API: place orders, list and read the caller's own",
 )
 
-relay = LambdaFunction(
+relay = function(
     "relay",
-    LambdaFunctionArgs(
-        handler=FUNCTIONS["relay"].handler,
-        code=packaging.build_function_code(FUNCTIONS["relay"], packaging.BUILD_DIR),
-        runtime=runtime,
-        layers=[layer.arn],
-        environment={settings.ORDERS_QUEUE_URL: orders_queue.url, **database_environment},
-        statements=[send_to_orders_queue, read_database_secret],
-        vpc=in_vpc,
-        reserved_concurrency=1,  # one relay at a time, holding one connection
-        description="Outbox relay: sends the order messages the API could not send",
-    ),
-    opts=opts,
+    environment={settings.ORDERS_QUEUE_URL: orders_queue.url, **database_environment},
+    statements=[send_to_orders_queue, read_database_secret],
+    vpc=in_vpc,
+    reserved_concurrency=1,  # one relay at a time, holding one connection
+    description="Outbox relay: sends the order messages the API could not send",
 )
 relay_schedule = Schedule(
     "relay-schedule",
@@ -197,21 +182,14 @@ relay_schedule = Schedule(
     opts=opts,
 )
 
-migrate = LambdaFunction(
+migrate = function(
     "migrate",
-    LambdaFunctionArgs(
-        handler=FUNCTIONS["migrate"].handler,
-        code=packaging.build_function_code(FUNCTIONS["migrate"], packaging.BUILD_DIR),
-        runtime=runtime,
-        layers=[layer.arn],
-        environment=database_environment,
-        statements=[read_database_secret],
-        vpc=in_vpc,
-        reserved_concurrency=1,  # migrations never run concurrently
-        timeout_seconds=MIGRATE_TIMEOUT_SECONDS,
-        description="Applies the orders database's SQL migrations; invoked on deploy",
-    ),
-    opts=opts,
+    environment=database_environment,
+    statements=[read_database_secret],
+    vpc=in_vpc,
+    reserved_concurrency=1,  # migrations never run concurrently
+    timeout_seconds=MIGRATE_TIMEOUT_SECONDS,
+    description="Applies the orders database's SQL migrations; invoked on deploy",
 )
 migration = SchemaMigration(
     "migrations",

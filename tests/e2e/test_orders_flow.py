@@ -42,8 +42,9 @@ def order_rows(stack: RunningStack) -> int:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM orders")
-            count: int = cursor.fetchone()[0]
-            return count
+            row = cursor.fetchone()
+            assert row is not None
+            return int(row[0])
     finally:
         connection.close()
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from services.common.clock import Clock, timestamp
 from services.common.errors import ValidationFailed
 from services.products import service
 from services.products.domain import InvalidCursor, ProductFields, ProductNotFound, StaleVersion
@@ -25,7 +26,7 @@ SHOE: ProductFields = {
 }
 
 
-def at(moment: datetime) -> service.Clock:
+def at(moment: datetime) -> Clock:
     return lambda: moment
 
 
@@ -74,7 +75,7 @@ def test_timestamp_converts_to_utc_with_milliseconds_and_z():
     two_hours_east = timezone(timedelta(hours=2))
     moment = datetime(2026, 1, 1, 14, 0, 0, 999999, tzinfo=two_hours_east)
 
-    assert service.timestamp(moment) == "2026-01-01T12:00:00.999Z"
+    assert timestamp(moment) == "2026-01-01T12:00:00.999Z"
 
 
 def test_replace_removes_an_omitted_description_and_bumps_the_version(repository):
