@@ -9,7 +9,9 @@ import base64
 import copy
 import json
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -397,16 +399,30 @@ def start_database(database: LocalDatabase) -> Endpoint:
         return database.start()
 
 
+@contextmanager
+def data_directory(name: str) -> Iterator[Path]:
+    """A short, private directory for an embedded server's data and Unix socket (socket paths
+    are limited to about 100 bytes). Not under pytest's basetemp: every pytest run starting on
+    the machine takes group and other access off `pytest-of-<user>`, which locks out the
+    server's own system user mid-run when runs overlap."""
+    parent = Path(tempfile.mkdtemp(prefix="pg-"))
+    try:
+        yield parent / name
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+def postgres() -> Iterator[Endpoint]:
     """The orders database for the whole session: `DATABASE_URL`'s server when it is set, else an
-    embedded PostgreSQL. The data directory stays short: the server's Unix socket lives in it."""
-    database = LocalDatabase(
-        tmp_path_factory.mktemp("pg") / "data", url=os.environ.get("DATABASE_URL") or None
-    )
-    endpoint = start_database(database)
-    yield endpoint
-    database.stop()
+    embedded PostgreSQL; migrated either way."""
+    with data_directory("data") as directory:
+        database = LocalDatabase(directory, url=os.environ.get("DATABASE_URL") or None)
+        endpoint = start_database(database)
+        try:
+            yield endpoint
+        finally:
+            database.stop()
 
 
 class Sql:
