@@ -383,10 +383,11 @@ class FakeOutbox(Outbox):
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         database = self._uow.database
+        held_by_others = database.held_messages - self.held
         free = [
             entry.message
             for entry in database.outbox.values()
-            if not entry.sent and entry.message.id not in database.held_messages
+            if not entry.sent and entry.message.id not in held_by_others
         ][:limit]
         ids = {message.id for message in free}
         self.held |= ids
