@@ -14,7 +14,9 @@ ProductId = Annotated[
     ),
 ]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=100)]
-PaymentToken = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S+$")]
+PaymentToken = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+]
 IdempotencyKey = Annotated[
     str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 ]
