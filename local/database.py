@@ -27,6 +27,7 @@ class Endpoint:
     user: str
     password: str
     dbname: str
+    sslmode: str = "prefer"  # a developer's own server may well offer no TLS
 
     @property
     def url(self) -> str:
@@ -42,6 +43,7 @@ class Endpoint:
             user=self.user,
             password=self.password,
             dbname=self.dbname,
+            sslmode=self.sslmode,
             connect_timeout=3,
         )
 
@@ -87,6 +89,7 @@ def _endpoint(dsn: dict[str, str]) -> Endpoint:
         user=dsn.get("user", "postgres"),
         password=dsn.get("password", ""),
         dbname=dsn.get("dbname", "postgres"),
+        sslmode=dsn.get("sslmode", "prefer"),
     )
 
 

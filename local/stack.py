@@ -99,6 +99,7 @@ class LocalStack:
                 settings.DATABASE_PORT: str(database.port),
                 settings.DATABASE_NAME: database.dbname,
                 settings.DATABASE_SECRET_ARN: secret_arn,
+                settings.DATABASE_SSLMODE: database.sslmode,
             }
         )
         self._relay = Every(self.options.relay_seconds, "relay")

@@ -12,6 +12,7 @@ DATABASE_HOST = "DATABASE_HOST"
 DATABASE_PORT = "DATABASE_PORT"
 DATABASE_NAME = "DATABASE_NAME"
 DATABASE_SECRET_ARN = "DATABASE_SECRET_ARN"  # noqa: S105 (the name of a variable, not a secret)
+DATABASE_SSLMODE = "DATABASE_SSLMODE"  # libpq's sslmode; Aurora and RDS Proxy speak TLS
 REGION = "AWS_REGION"
 
 
@@ -25,6 +26,7 @@ class Settings:
     database_port: int = 5432
     database_name: str = "ecommerce"
     database_secret_arn: str = ""
+    database_sslmode: str = "require"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -38,4 +40,5 @@ class Settings:
             database_port=int(env.get(DATABASE_PORT) or 5432),
             database_name=env.get(DATABASE_NAME, "ecommerce"),
             database_secret_arn=env.get(DATABASE_SECRET_ARN, ""),
+            database_sslmode=env.get(DATABASE_SSLMODE) or "require",
         )

@@ -59,7 +59,7 @@ def secret_connector(
             dbname=settings.database_name,
             user=credentials["username"],
             password=credentials["password"],
-            sslmode="require",  # libpq ignores it on Unix sockets, as used locally
+            sslmode=settings.database_sslmode,  # libpq ignores it on Unix sockets
             connect_timeout=limits.connect_seconds,
             application_name="ecommerce-orders",
             options=limits.options,

@@ -539,6 +539,7 @@ class OrdersStack:
             names.DATABASE_PORT: str(self.settings.database_port),
             names.DATABASE_NAME: self.settings.database_name,
             names.DATABASE_SECRET_ARN: self.settings.database_secret_arn,
+            names.DATABASE_SSLMODE: self.settings.database_sslmode,
         }
 
     def server_errors(self) -> list[tuple[int, str]]:
@@ -580,6 +581,7 @@ def orders(
             database_port=postgres.port,
             database_name=postgres.dbname,
             database_secret_arn=secret_arn,
+            database_sslmode=postgres.sslmode,  # DATABASE_URL may name a server without TLS
         )
         stack = OrdersStack(
             aws_session, settings, queue, postgres, orders_sql, dynamodb, sqs, secrets
