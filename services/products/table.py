@@ -47,8 +47,22 @@ BY_CATEGORY = Index("byCategory", CATEGORY, LIST_KEY)
 PRODUCTS_TABLE = TableSpec(PARTITION_KEY, SORT_KEY, (BY_ENTITY, BY_CATEGORY))
 
 
+RESERVATION_ENTITY = "RESERVATION"
+PAYMENT_ENTITY = "PAYMENT"
+
+
 def product_key(product_id: str) -> dict[str, str]:
     return {PARTITION_KEY: f"PRODUCT#{product_id}", SORT_KEY: PRODUCT_ENTITY}
+
+
+def reservation_key(order_id: str) -> dict[str, str]:
+    """The stock an order holds: written in the same transaction as the stock decrements."""
+    return {PARTITION_KEY: f"RESERVATION#{order_id}", SORT_KEY: RESERVATION_ENTITY}
+
+
+def payment_key(order_id: str) -> dict[str, str]:
+    """The simulated provider's record of an order's charge: at most one per order."""
+    return {PARTITION_KEY: f"PAYMENT#{order_id}", SORT_KEY: PAYMENT_ENTITY}
 
 
 def list_key(created_at: str, product_id: str) -> str:
