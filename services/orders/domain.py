@@ -21,6 +21,28 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
+class CancelReason(StrEnum):
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    CANCELLED_BY_CUSTOMER = "CANCELLED_BY_CUSTOMER"
+    FAILED = "FAILED"
+
+
+# The only moves an order can make; every status change goes through `check_transition`.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED}),
+    OrderStatus.CONFIRMED: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+
+def check_transition(current: OrderStatus, target: OrderStatus) -> None:
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+
+
 @dataclass(frozen=True)
 class PricedProduct:
     id: str
@@ -145,6 +167,13 @@ class IdempotencyKeyReused(ValidationFailed):
 class RequestInFlight(Conflict):
     def __init__(self) -> None:
         super().__init__("A request with this Idempotency-Key is still being processed; retry.")
+
+
+class InvalidTransition(Conflict):
+    def __init__(self, current: OrderStatus, target: OrderStatus) -> None:
+        super().__init__(f"An order that is {current.value} cannot become {target.value}.")
+        self.current = current
+        self.target = target
 
 
 class InvalidCursor(BadRequest):
