@@ -4,7 +4,7 @@ We do not ship serverless-wsgi's own `wsgi_handler.py` (it runs commands sent in
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import serverless_wsgi
 from flask import Flask
@@ -12,20 +12,30 @@ from flask import Flask
 from services.common.http import PROBLEM_JSON
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+T = TypeVar("T")
+
+
+def once(build: Callable[[], T]) -> Callable[[], T]:
+    """Build on the first call and return the same object after: one per container."""
+    built: list[T] = []
+
+    def get() -> T:
+        if not built:
+            built.append(build())
+        return built[0]
+
+    return get
 
 
 def http_handler(create_app: Callable[[], Flask]) -> LambdaHandler:
     """A Lambda handler that builds the app lazily, on the first event, and reuses it after."""
-    app: Flask | None = None
+    app = once(create_app)
     # Problem documents are text; without this serverless-wsgi would base64-encode them.
     if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
         serverless_wsgi.TEXT_MIME_TYPES.append(PROBLEM_JSON)
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        nonlocal app
-        if app is None:
-            app = create_app()
-        response: dict[str, Any] = serverless_wsgi.handle_request(app, event, context)
+        response: dict[str, Any] = serverless_wsgi.handle_request(app(), event, context)
         return response
 
     return handle

@@ -1,20 +1,29 @@
 """Lambda entry of the outbox relay: on a schedule, send what the API could not."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from services.common.lambda_entry import once
 from services.orders import service
 from services.orders.wiring import OrdersPorts, ports_from
 
 logger = logging.getLogger(__name__)
-_ports: OrdersPorts | None = None
+
+RelayHandler = Callable[[dict[str, Any], Any], dict[str, int]]
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, int]:
-    global _ports
-    if _ports is None:
-        _ports = ports_from()
-    sent = service.relay_outbox(_ports.new_unit_of_work, _ports.publisher)
-    if sent:
-        logger.info("relayed %d outbox messages", sent)
-    return {"sent": sent}
+def relay_handler(build_ports: Callable[[], OrdersPorts] = ports_from) -> RelayHandler:
+    """A relay entry that builds its ports on the first event and reuses them after."""
+    ports = once(build_ports)
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, int]:
+        sent = service.relay_outbox(ports().new_unit_of_work, ports().publisher)
+        if sent:
+            logger.info("relayed %d outbox messages", sent)
+        return {"sent": sent}
+
+    return handle
+
+
+handler = relay_handler()

@@ -176,8 +176,7 @@ def relay_entry(orders: OrdersStack, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The relay's Lambda entry in a fresh container, configured by environment as on AWS."""
     for name, value in orders.environment().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(relay, "_ports", None)  # a cold start: the container builds its ports
-    return relay.handler
+    return relay.relay_handler()  # a cold start: the container builds its ports from them
 
 
 def test_the_relay_entry_delivers_on_a_scheduled_event_and_then_sends_nothing(
