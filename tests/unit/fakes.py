@@ -448,3 +448,90 @@ class FakePublisher(Publisher):
         accepted = [message for message in messages if message.id not in self.refuse]
         self.sent += accepted
         return [message.id for message in accepted]
+
+
+# --- payments -------------------------------------------------------------------------------
+# Imported here, with the section they serve, so that it stands on its own.
+
+import threading  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from services.common.clock import Clock, timestamp, utc_now  # noqa: E402
+from services.orders.payments import (  # noqa: E402
+    Charge,
+    ChargeStatus,
+    Outcome,
+    PaymentDeclined,
+    PaymentProvider,
+    PaymentTemporarilyFailed,
+    checked_amount,
+    simulated_outcome,
+)
+
+
+class FakePaymentProvider(PaymentProvider):
+    """Honours the PaymentProvider contract in memory, with the simulated provider's rules.
+
+    `charges` and `refunds` record every movement of money, in order, so a test can prove an
+    order was charged once; `failing` makes the provider unreachable (it then moves nothing).
+    Safe to share between threads, as one provider is shared by concurrent callers.
+    """
+
+    def __init__(self, clock: Clock = utc_now) -> None:
+        self.clock = clock
+        self.failing = False
+        self.charges: list[Charge] = []
+        self.refunds: list[Charge] = []
+        self._records: dict[str, Charge] = {}
+        self._failed_attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def charge(self, order_id: str, amount: Decimal, currency: str, token: str) -> Charge:
+        amount = checked_amount(amount, currency, token)
+        with self._lock:
+            self._reachable()
+            existing = self._records.get(order_id)
+            if existing is not None:
+                return existing.repeated(amount, token)
+            attempt = self._failed_attempts.get(order_id, 0) + 1
+            outcome = simulated_outcome(token, attempt)
+            if outcome is Outcome.DECLINE:
+                raise PaymentDeclined(order_id)
+            if outcome is Outcome.TRANSIENT:
+                self._failed_attempts[order_id] = attempt
+                raise PaymentTemporarilyFailed(order_id)
+            charge = Charge(
+                order_id=order_id,
+                amount=amount,
+                currency=currency,
+                token=token,
+                status=ChargeStatus.CHARGED,
+                charged_at=timestamp(self.clock()),
+                refunded_at=None,
+                attempts=attempt,
+            )
+            self._records[order_id] = charge
+            self.charges.append(charge)
+            return charge
+
+    def refund(self, order_id: str) -> Charge | None:
+        with self._lock:
+            self._reachable()
+            existing = self._records.get(order_id)
+            if existing is None or existing.status is ChargeStatus.REFUNDED:
+                return existing
+            refunded = dataclasses.replace(
+                existing, status=ChargeStatus.REFUNDED, refunded_at=timestamp(self.clock())
+            )
+            self._records[order_id] = refunded
+            self.refunds.append(refunded)
+            return refunded
+
+    def get(self, order_id: str) -> Charge | None:
+        with self._lock:
+            self._reachable()
+            return self._records.get(order_id)
+
+    def _reachable(self) -> None:
+        if self.failing:
+            raise DependencyUnavailable("The payment provider is unreachable.")
