@@ -29,16 +29,16 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """SDK failures become domain errors the edge answers with 429 or 503."""
+def translated(store: str = "The catalogue") -> Iterator[None]:
+    """SDK failures become domain errors the edge answers with 429 or 503, naming `store`."""
     try:
         yield
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in THROTTLING:
-            raise Throttled("The catalogue is busy; retry shortly.") from exc
+            raise Throttled(f"{store} is busy; retry shortly.") from exc
         if code in UNAVAILABLE:
-            raise DependencyUnavailable("The catalogue is unavailable; retry shortly.") from exc
+            raise DependencyUnavailable(f"{store} is unavailable; retry shortly.") from exc
         raise
     except BotoCoreError as exc:
-        raise DependencyUnavailable("The catalogue is unreachable; retry shortly.") from exc
+        raise DependencyUnavailable(f"{store} is unreachable; retry shortly.") from exc

@@ -15,6 +15,7 @@ from services.orders.inventory import Inventory, Lines, OutOfStock, Reservation
 from services.products import table
 
 RESERVED, RELEASED = "RESERVED", "RELEASED"
+STORE = "The stock store"
 
 
 def _reasons(exc: ClientError) -> list[str]:
@@ -52,7 +53,7 @@ class DynamoDBInventory(Inventory):
             }
         )
         try:
-            with translated():
+            with translated(STORE):
                 self._client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
             if not _cancelled(exc):
@@ -79,7 +80,7 @@ class DynamoDBInventory(Inventory):
             actions = [self._stock_change(pid, quantity, now) for pid, quantity in lines]
             actions.append(self._mark_released(order_id, now))
             try:
-                with translated():
+                with translated(STORE):
                     self._client.transact_write_items(TransactItems=actions)
                 return True
             except ClientError as exc:
@@ -96,7 +97,7 @@ class DynamoDBInventory(Inventory):
                 lines = [line for line in lines if line[0] not in gone]
 
     def get(self, order_id: str) -> Reservation | None:
-        with translated():
+        with translated(STORE):
             found = self._client.get_item(
                 TableName=self._table,
                 Key=to_item(table.reservation_key(order_id)),

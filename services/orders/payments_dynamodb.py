@@ -31,6 +31,7 @@ from services.products import table
 logger = logging.getLogger(__name__)
 
 FAILED_ATTEMPT = "FAILED_ATTEMPT"
+STORE = "The payment provider"
 _SETTLED = {ChargeStatus.CHARGED.value, ChargeStatus.REFUNDED.value}
 
 
@@ -89,7 +90,7 @@ class DynamoDBPaymentProvider(PaymentProvider):
 
     def refund(self, order_id: str) -> Charge | None:
         try:
-            with translated():
+            with translated(STORE):
                 updated = self._client.update_item(
                     TableName=self._table,
                     Key=to_item(table.payment_key(order_id)),
@@ -118,7 +119,7 @@ class DynamoDBPaymentProvider(PaymentProvider):
         return _settled(self._record(order_id))
 
     def _record(self, order_id: str) -> dict[str, Any] | None:
-        with translated():
+        with translated(STORE):
             found = self._client.get_item(
                 TableName=self._table, Key=to_item(table.payment_key(order_id)), ConsistentRead=True
             )
@@ -129,7 +130,7 @@ class DynamoDBPaymentProvider(PaymentProvider):
         """Record the failed first attempt, so the next one charges, and raise it."""
         item = {**table.payment_key(order_id), **fields, "status": FAILED_ATTEMPT, "attempts": 1}
         try:
-            with translated():
+            with translated(STORE):
                 self._client.put_item(
                     TableName=self._table,
                     Item=to_item(item),
@@ -152,7 +153,7 @@ class DynamoDBPaymentProvider(PaymentProvider):
         values = {**fields, "status": ChargeStatus.CHARGED.value, "chargedAt": now}
         sets = [f"#{name} = :{name}" for name in values]
         try:
-            with translated():
+            with translated(STORE):
                 updated = self._client.update_item(
                     TableName=self._table,
                     Key=to_item(table.payment_key(order_id)),

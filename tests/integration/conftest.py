@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -222,6 +223,31 @@ class Api:
 
     def delete(self, path: str, **options: Any) -> Reply:
         return self.call("DELETE", path, **options)
+
+
+_MOTO_LOCK = threading.Lock()
+
+
+def _take_turn(**_: Any) -> None:
+    _MOTO_LOCK.acquire()
+
+
+def _end_turn(**_: Any) -> None:
+    _MOTO_LOCK.release()
+
+
+def one_request_at_a_time(client: Any) -> Any:
+    """Make moto answer this client's requests whole, as DynamoDB applies each atomically.
+
+    Moto in-process checks a condition and applies a write step by step without a lock, and
+    copies its tables while other threads change them. Each call of this client holds one lock
+    from before the call to its answer; our own read-then-write still races with other callers,
+    as it would on AWS: only moto's single request is made atomic.
+    """
+    client.meta.events.register("before-call.dynamodb", _take_turn)
+    client.meta.events.register("after-call.dynamodb", _end_turn)
+    client.meta.events.register("after-call-error.dynamodb", _end_turn)
+    return client
 
 
 @pytest.fixture(scope="session")

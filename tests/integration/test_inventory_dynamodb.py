@@ -11,7 +11,7 @@ from services.orders.inventory_dynamodb import DynamoDBInventory
 from services.products import service
 from services.products.domain import ProductFields
 from services.products.dynamodb import DynamoDBProductRepository
-from tests.integration.conftest import TABLE
+from tests.integration.conftest import TABLE, one_request_at_a_time
 
 
 @pytest.fixture
@@ -106,14 +106,19 @@ def test_release_skips_a_product_deleted_since(products, inventory):
     assert inventory.get("order-1").released
 
 
-def test_concurrent_orders_never_oversell(products, inventory, dynamodb):
+def test_concurrent_orders_never_oversell(products, aws_session):
     lamp = stocked(products, 3)
+    # One client per container, made before the threads start (a session is not thread-safe).
+    inventories = [
+        DynamoDBInventory(one_request_at_a_time(aws_session.client("dynamodb")), TABLE)
+        for _ in range(8)
+    ]
     outcomes: list[str] = []
     lock = threading.Lock()
 
     def buy(number: int) -> None:
         try:
-            inventory.reserve(f"order-{number}", [(lamp, 1)])
+            inventories[number].reserve(f"order-{number}", [(lamp, 1)])
             result = "reserved"
         except OutOfStock:
             result = "out"

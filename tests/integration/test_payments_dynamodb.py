@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto.core.models import botocore_stubber
 
 from services.common.dynamodb import from_item, to_item
 from services.common.errors import DependencyUnavailable, Throttled
@@ -29,7 +28,7 @@ from services.orders.payments import (
 )
 from services.orders.payments_dynamodb import DynamoDBPaymentProvider
 from services.products import table
-from tests.integration.conftest import TABLE
+from tests.integration.conftest import TABLE, one_request_at_a_time
 from tests.unit.fakes import FakePaymentProvider
 
 ORDER = "3f1c2b9a-6d4e-4f8a-9b7c-1e2d3c4b5a69"
@@ -64,20 +63,6 @@ class Payments:
         self.provider = self.new()
 
 
-_ONE_REQUEST_AT_A_TIME = threading.Lock()
-
-
-def atomically(**request: Any) -> Any:
-    """Moto's answer to one request, given whole, as DynamoDB applies each request atomically.
-
-    Moto in-process checks a condition and applies an update step by step without a lock, so
-    two concurrent updates could both pass one condition, or a read see half an update. The
-    provider's own read-then-write still races with other callers, as it would on AWS.
-    """
-    with _ONE_REQUEST_AT_A_TIME:
-        return botocore_stubber(**request)
-
-
 def dynamodb_payments(session: boto3.session.Session, clock: Ticking) -> Payments:
     taken: list[int] = []
 
@@ -87,7 +72,7 @@ def dynamodb_payments(session: boto3.session.Session, clock: Ticking) -> Payment
 
     def new() -> PaymentProvider:
         client = session.client("dynamodb")
-        client.meta.events.register_first("before-send.dynamodb", atomically)
+        one_request_at_a_time(client)
         client.meta.events.register("after-call.dynamodb.UpdateItem", count_charges)
         return DynamoDBPaymentProvider(client, TABLE, clock)
 

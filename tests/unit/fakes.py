@@ -5,11 +5,14 @@ import binascii
 import dataclasses
 import itertools
 import json
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from services.common.clock import Clock, timestamp, utc_now
 from services.common.errors import DependencyUnavailable
 from services.orders.domain import (
     IdempotencyKeyReused,
@@ -21,6 +24,16 @@ from services.orders.domain import (
     StoredResponse,
 )
 from services.orders.domain import InvalidCursor as OrderInvalidCursor
+from services.orders.payments import (
+    Charge,
+    ChargeStatus,
+    Outcome,
+    PaymentDeclined,
+    PaymentProvider,
+    PaymentTemporarilyFailed,
+    checked_amount,
+    simulated_outcome,
+)
 from services.orders.ports import (
     Catalogue,
     IdempotencyStore,
@@ -451,22 +464,6 @@ class FakePublisher(Publisher):
 
 
 # --- payments -------------------------------------------------------------------------------
-# Imported here, with the section they serve, so that it stands on its own.
-
-import threading  # noqa: E402
-from decimal import Decimal  # noqa: E402
-
-from services.common.clock import Clock, timestamp, utc_now  # noqa: E402
-from services.orders.payments import (  # noqa: E402
-    Charge,
-    ChargeStatus,
-    Outcome,
-    PaymentDeclined,
-    PaymentProvider,
-    PaymentTemporarilyFailed,
-    checked_amount,
-    simulated_outcome,
-)
 
 
 class FakePaymentProvider(PaymentProvider):
