@@ -90,6 +90,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/orders", "orders", Access.USER),
     Route("GET", "/orders", "orders", Access.USER),
     Route("GET", "/orders/{id}", "orders", Access.USER),
+    Route("POST", "/orders/{id}/ship", "orders", Access.ADMIN),
+    Route("POST", "/orders/{id}/deliver", "orders", Access.ADMIN),
 )
 
 

@@ -2,9 +2,10 @@
 
 from flask import Blueprint, Response, current_app, request
 
-from services.common.auth import require_user
+from services.common.auth import require_admin, require_user
 from services.common.http import current_principal, json_response, read_json, read_query, validate
 from services.orders import service
+from services.orders.domain import OrderStatus
 from services.orders.schemas import HeadersIn, ListQuery, PlaceOrderIn
 from services.orders.wiring import OrdersPorts
 
@@ -54,3 +55,17 @@ def list_orders() -> Response:
 def get_order(id: str) -> Response:
     caller = require_user(current_principal())
     return json_response(service.get_order(_ports().new_unit_of_work, caller.user_id, id).to_json())
+
+
+@bp.post("/orders/<id>/ship")
+def ship_order(id: str) -> Response:
+    require_admin(current_principal())
+    order = service.advance_order(_ports().new_unit_of_work, id, OrderStatus.SHIPPED)
+    return json_response(order.to_json())
+
+
+@bp.post("/orders/<id>/deliver")
+def deliver_order(id: str) -> Response:
+    require_admin(current_principal())
+    order = service.advance_order(_ports().new_unit_of_work, id, OrderStatus.DELIVERED)
+    return json_response(order.to_json())

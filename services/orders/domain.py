@@ -38,6 +38,11 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+def predecessors(target: OrderStatus) -> frozenset[OrderStatus]:
+    """The statuses an order may be in to move to `target`."""
+    return frozenset(status for status, targets in TRANSITIONS.items() if target in targets)
+
+
 def check_transition(current: OrderStatus, target: OrderStatus) -> None:
     if target not in TRANSITIONS[current]:
         raise InvalidTransition(current, target)

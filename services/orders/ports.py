@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
-from services.orders.domain import Order, OutboxMessage, PricedProduct, StoredResponse
+from services.orders.domain import (
+    CancelReason,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    PricedProduct,
+    StoredResponse,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,13 @@ class OrderRepository(ABC):
     @abstractmethod
     def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
         """The user's orders, newest first; InvalidCursor for a cursor not issued here."""
+
+    @abstractmethod
+    def transition(
+        self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
+    ) -> Order:
+        """Move an order to `target` in one conditional write, only from a status the
+        transition table allows; InvalidTransition otherwise, OrderNotFound if absent."""
 
 
 class IdempotencyStore(ABC):

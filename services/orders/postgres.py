@@ -20,8 +20,10 @@ from services.common.clock import timestamp
 from services.common.money import json_number
 from services.orders.database import Database
 from services.orders.domain import (
+    CancelReason,
     IdempotencyKeyReused,
     InvalidCursor,
+    InvalidTransition,
     Order,
     OrderLine,
     OrderNotFound,
@@ -29,6 +31,8 @@ from services.orders.domain import (
     OutboxMessage,
     RequestInFlight,
     StoredResponse,
+    check_transition,
+    predecessors,
 )
 from services.orders.ports import (
     IdempotencyStore,
@@ -125,6 +129,30 @@ class PostgresOrders(_Statements, OrderRepository):
         if row is None:
             raise OrderNotFound(order_id)
         return self._with_lines([row])[0]
+
+    def transition(
+        self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
+    ) -> Order:
+        try:
+            order_id = str(uuid.UUID(order_id))
+        except ValueError as exc:
+            raise OrderNotFound(order_id[:64]) from exc
+        allowed = sorted(status.value for status in predecessors(target))
+        # The status check and the change are one statement: a concurrent change cannot slip in.
+        self._run(
+            f"UPDATE orders SET status = %s, status_reason = %s, updated_at = %s"  # noqa: S608
+            f" WHERE id = %s AND status = ANY(%s) RETURNING {self._COLUMNS}",
+            (target.value, reason.value if reason else None, now, order_id, allowed),
+        )
+        row = self._uow.cursor.fetchone()
+        if row is not None:
+            return self._with_lines([row])[0]
+        self._run("SELECT status FROM orders WHERE id = %s", (order_id,))
+        current = self._uow.cursor.fetchone()
+        if current is None:
+            raise OrderNotFound(order_id)
+        check_transition(OrderStatus(current[0]), target)
+        raise InvalidTransition(OrderStatus(current[0]), target)  # allowed, yet changed meanwhile
 
     def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
         if cursor is None:

@@ -107,6 +107,19 @@ def list_orders(
         return uow.orders.list(user_id, limit, cursor)
 
 
+def advance_order(
+    new_unit_of_work: Callable[[], UnitOfWork],
+    order_id: str,
+    target: OrderStatus,
+    clock: Clock = utc_now,
+) -> Order:
+    """An administrator's move along the table (ship, deliver); 409 from anywhere else."""
+    with new_unit_of_work() as uow:
+        order = uow.orders.transition(order_id, target, None, timestamp(clock()))
+        uow.commit()
+    return order
+
+
 def relay_outbox(
     new_unit_of_work: Callable[[], UnitOfWork], publisher: Publisher, batch_size: int = 100
 ) -> int:

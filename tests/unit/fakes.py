@@ -15,13 +15,16 @@ from typing import Any
 from services.common.clock import Clock, timestamp, utc_now
 from services.common.errors import DependencyUnavailable
 from services.orders.domain import (
+    CancelReason,
     IdempotencyKeyReused,
     Order,
     OrderNotFound,
+    OrderStatus,
     OutboxMessage,
     PricedProduct,
     RequestInFlight,
     StoredResponse,
+    check_transition,
 )
 from services.orders.domain import InvalidCursor as OrderInvalidCursor
 from services.orders.payments import (
@@ -327,6 +330,19 @@ class FakeOrders(OrderRepository):
         if order is None or order.user_id != user_id:
             raise OrderNotFound(order_id)
         return order
+
+    def transition(
+        self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
+    ) -> Order:
+        order = self._visible().get(order_id)
+        if order is None:
+            raise OrderNotFound(order_id)
+        check_transition(order.status, target)
+        moved = dataclasses.replace(
+            order, status=target, status_reason=reason.value if reason else None, updated_at=now
+        )
+        self.added[order_id] = moved
+        return moved
 
     def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
         mine = [order for order in self._visible().values() if order.user_id == user_id]

@@ -14,6 +14,7 @@ from services.orders.domain import (
     DEFAULT_PAYMENT_TOKEN,
     IdempotencyKeyReused,
     InvalidCursor,
+    InvalidTransition,
     OrderNotFound,
     OrderRequest,
     OrderStatus,
@@ -387,3 +388,24 @@ def test_orders_are_listed_newest_first_in_pages_that_cover_each_once(
 def test_a_cursor_not_issued_here_is_refused(database):
     with pytest.raises(InvalidCursor):
         service.list_orders(database.new_unit_of_work, ANA, 20, "not a cursor")
+
+
+def test_an_admin_moves_an_order_only_along_the_table(database, catalogue, publisher):
+    order_id = place(database, catalogue, publisher, request((SHOE, 1)), when=NOW).response.order_id
+
+    with pytest.raises(InvalidTransition):
+        service.advance_order(database.new_unit_of_work, order_id, OrderStatus.SHIPPED, at(NOW))
+    assert database.orders[order_id].status is OrderStatus.PENDING
+
+    later = NOW + timedelta(hours=1)
+    confirmed = service.advance_order(
+        database.new_unit_of_work, order_id, OrderStatus.CONFIRMED, at(later)
+    )
+    assert confirmed.status is OrderStatus.CONFIRMED
+    assert confirmed.updated_at > confirmed.created_at
+    assert database.orders[order_id] == confirmed
+
+
+def test_moving_an_unknown_order_is_not_found(database):
+    with pytest.raises(OrderNotFound):
+        service.advance_order(database.new_unit_of_work, str(uuid.uuid4()), OrderStatus.SHIPPED)
