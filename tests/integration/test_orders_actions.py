@@ -1,17 +1,10 @@
 """Admin actions on orders through the Lambda handler, each move checked by the transition table."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import ADMIN_CLAIMS, CUSTOMER_CLAIMS, Api, OrdersStack, Reply
-
-
-@pytest.fixture(autouse=True)
-def _no_response_is_a_500(orders: OrdersStack) -> Iterator[None]:
-    yield
-    assert orders.server_errors() == []
 
 
 @pytest.fixture

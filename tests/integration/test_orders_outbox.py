@@ -4,7 +4,6 @@ delivers it once."""
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,18 +22,6 @@ from tests.integration.conftest import (
 )
 
 CUSTOMER = CUSTOMER_CLAIMS["sub"]
-
-
-@pytest.fixture(autouse=True)
-def _no_response_is_a_500(orders: OrdersStack) -> Iterator[None]:
-    """API.md: no input ever produces a 500. Every reply in this file is checked."""
-    yield
-    assert orders.server_errors() == []
-
-
-@pytest.fixture
-def shoe(orders: OrdersStack) -> str:
-    return orders.add_product("Trail shoe", "129.99")
 
 
 def with_publisher(orders: OrdersStack, sqs: Any) -> OrdersPorts:
