@@ -70,6 +70,28 @@ FUNCTIONS: dict[str, Function] = {
         handler="services.orders.migrate.handler",
         packages=("services/common", "services/orders", "services/products"),
     ),
+    # Fulfilment: the queue's worker starts the state machine, whose tasks are the steps
+    # (services/orders/workflow.py names the function of each step).
+    "order-worker": Function(
+        name="order-worker",
+        handler="services.orders.worker.handler",
+        packages=("services/common", "services/orders", "services/products"),
+    ),
+    **{
+        name: Function(
+            name=name,
+            handler=f"services.orders.steps.{name.replace('-', '_')}",
+            packages=("services/common", "services/orders", "services/products"),
+        )
+        for name in (
+            "reserve-stock",
+            "take-payment",
+            "confirm-order",
+            "cancel-order",
+            "release-stock",
+            "refund-payment",
+        )
+    },
 }
 
 ROUTES: tuple[Route, ...] = (
@@ -90,6 +112,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/orders", "orders", Access.USER),
     Route("GET", "/orders", "orders", Access.USER),
     Route("GET", "/orders/{id}", "orders", Access.USER),
+    Route("POST", "/orders/{id}/cancel", "orders", Access.USER),
     Route("POST", "/orders/{id}/ship", "orders", Access.ADMIN),
     Route("POST", "/orders/{id}/deliver", "orders", Access.ADMIN),
 )

@@ -44,3 +44,7 @@ class AwsClients:
     @cached_property
     def secrets(self) -> Any:
         return self._client("secretsmanager")
+
+    @cached_property
+    def stepfunctions(self) -> Any:
+        return self._client("stepfunctions")

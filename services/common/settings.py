@@ -7,6 +7,7 @@ from dataclasses import dataclass
 PRODUCTS_TABLE = "PRODUCTS_TABLE"
 USER_POOL_CLIENT_ID = "USER_POOL_CLIENT_ID"
 ORDERS_QUEUE_URL = "ORDERS_QUEUE_URL"
+STATE_MACHINE_ARN = "STATE_MACHINE_ARN"  # the fulfilment workflow the order worker starts
 # Where the orders database is; the credentials come from the Secrets Manager secret.
 DATABASE_HOST = "DATABASE_HOST"
 DATABASE_PORT = "DATABASE_PORT"
@@ -22,6 +23,7 @@ class Settings:
     products_table: str
     user_pool_client_id: str = ""
     orders_queue_url: str = ""
+    state_machine_arn: str = ""
     database_host: str = ""
     database_port: int = 5432
     database_name: str = "ecommerce"
@@ -36,6 +38,7 @@ class Settings:
             products_table=env.get(PRODUCTS_TABLE, "products"),
             user_pool_client_id=env.get(USER_POOL_CLIENT_ID, ""),
             orders_queue_url=env.get(ORDERS_QUEUE_URL, ""),
+            state_machine_arn=env.get(STATE_MACHINE_ARN, ""),
             database_host=env.get(DATABASE_HOST, ""),
             database_port=int(env.get(DATABASE_PORT) or 5432),
             database_name=env.get(DATABASE_NAME, "ecommerce"),

@@ -57,6 +57,14 @@ def get_order(id: str) -> Response:
     return json_response(service.get_order(_ports().new_unit_of_work, caller.user_id, id).to_json())
 
 
+@bp.post("/orders/<id>/cancel")
+def cancel_order(id: str) -> Response:
+    caller = require_user(current_principal())
+    ports = _ports()
+    order = service.cancel_order(ports.steps, ports.publisher, caller.user_id, id)
+    return json_response(order.to_json())
+
+
 @bp.post("/orders/<id>/ship")
 def ship_order(id: str) -> Response:
     require_admin(current_principal())

@@ -28,6 +28,13 @@ class CancelReason(StrEnum):
     FAILED = "FAILED"
 
 
+class OrderEvent(StrEnum):
+    """The messages on the orders queue: each starts one run of the fulfilment workflow."""
+
+    PLACED = "OrderPlaced"  # fulfil it
+    CANCELLED = "OrderCancelled"  # the customer cancelled it: undo any stock or payment held
+
+
 # The only moves an order can make; every status change goes through `check_transition`.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED}),
@@ -98,6 +105,10 @@ class Order:
     @property
     def total(self) -> Decimal:
         return sum((line.line_total for line in self.lines), Decimal("0.00"))
+
+    def message(self, event: OrderEvent) -> dict[str, str]:
+        """The queue message announcing `event` for this order (ids only, nothing personal)."""
+        return {"type": event.value, "orderId": self.id, "userId": self.user_id}
 
     def to_json(self) -> dict[str, Any]:
         """The order as clients see it (the payment token stays inside)."""

@@ -37,6 +37,10 @@ class OrderRepository(ABC):
         """The user's order, or OrderNotFound (also when it belongs to someone else)."""
 
     @abstractmethod
+    def find(self, order_id: str) -> Order:
+        """Any user's order, for the fulfilment steps, never for a caller; or OrderNotFound."""
+
+    @abstractmethod
     def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
         """The user's orders, newest first; InvalidCursor for a cursor not issued here."""
 

@@ -117,13 +117,19 @@ class PostgresOrders(_Statements, OrderRepository):
         ]
 
     def get(self, user_id: str, order_id: str) -> Order:
+        return self._one(order_id, " AND user_id = %s", (user_id,))
+
+    def find(self, order_id: str) -> Order:
+        return self._one(order_id, "", ())
+
+    def _one(self, order_id: str, condition: str, parameters: tuple[str, ...]) -> Order:
         try:
             order_id = str(uuid.UUID(order_id))  # PostgreSQL reads only some spellings
         except ValueError as exc:
             raise OrderNotFound(order_id[:64]) from exc
         self._run(
-            f"SELECT {self._COLUMNS} FROM orders WHERE id = %s AND user_id = %s",  # noqa: S608
-            (order_id, user_id),
+            f"SELECT {self._COLUMNS} FROM orders WHERE id = %s{condition}",  # noqa: S608
+            (order_id, *parameters),
         )
         row = self._uow.cursor.fetchone()
         if row is None:

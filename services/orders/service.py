@@ -7,7 +7,9 @@ from collections.abc import Callable
 from services.common.clock import Clock, timestamp, utc_now
 from services.common.errors import DependencyUnavailable
 from services.orders.domain import (
+    CancelReason,
     Order,
+    OrderEvent,
     OrderLine,
     OrderRequest,
     OrderStatus,
@@ -16,12 +18,12 @@ from services.orders.domain import (
     StoredResponse,
     UnknownProducts,
 )
+from services.orders.fulfilment import Steps
 from services.orders.ports import Catalogue, OrderPage, Publisher, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
 ACCEPTED = 202
-ORDER_PLACED = "OrderPlaced"
 
 
 def place_order(
@@ -48,7 +50,7 @@ def place_order(
         order = _priced_order(catalogue, user_id, request, timestamp(clock()))
         response = StoredResponse(ACCEPTED, order.to_json(), order.id)
         uow.orders.add(order)
-        message = uow.outbox.add(order.id, placed_message(order))
+        message = uow.outbox.add(order.id, order.message(OrderEvent.PLACED))
         if idempotency_key is not None:
             uow.idempotency.complete(user_id, idempotency_key, request.fingerprint(), response)
         uow.commit()
@@ -75,10 +77,6 @@ def _priced_order(catalogue: Catalogue, user_id: str, request: OrderRequest, now
         created_at=now,
         updated_at=now,
     )
-
-
-def placed_message(order: Order) -> dict[str, str]:
-    return {"type": ORDER_PLACED, "orderId": order.id, "userId": order.user_id}
 
 
 def _send_after_commit(
@@ -130,3 +128,27 @@ def relay_outbox(
         uow.outbox.mark_sent(sent)
         uow.commit()
     return len(sent)
+
+
+def cancel_order(steps: Steps, publisher: Publisher, user_id: str, order_id: str) -> Order:
+    """The customer cancels their own order: 404 for anyone else's, 409 unless PENDING or
+    CONFIRMED. Stock is given back and any payment refunded.
+
+    The status change and the message that guarantees the undo commit together. The undo is
+    then done at once, so the answer already reflects it; if the stock or payment store is down,
+    the message's workflow run does it later (both are at most once, so doing it twice is safe).
+    """
+    with steps.new_unit_of_work() as uow:
+        uow.orders.get(user_id, order_id)  # ownership: someone else's order is not found
+        order = uow.orders.transition(
+            order_id, OrderStatus.CANCELLED, CancelReason.CANCELLED_BY_CUSTOMER,
+            timestamp(steps.clock()),
+        )  # fmt: skip
+        message = uow.outbox.add(order.id, order.message(OrderEvent.CANCELLED))
+        uow.commit()
+    try:
+        steps.undo(order.id)
+    except DependencyUnavailable as exc:
+        logger.warning("undo of cancelled order %s left to its workflow: %s", order.id, exc.detail)
+    _send_after_commit(steps.new_unit_of_work, publisher, message)
+    return order

@@ -331,6 +331,12 @@ class FakeOrders(OrderRepository):
             raise OrderNotFound(order_id)
         return order
 
+    def find(self, order_id: str) -> Order:
+        order = self._visible().get(order_id)
+        if order is None:
+            raise OrderNotFound(order_id)
+        return order
+
     def transition(
         self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
     ) -> Order:

@@ -1,0 +1,97 @@
+"""The fulfilment steps and the customer's cancel: the order rules of the workflow. No I/O here.
+
+Each step is safe to repeat, because a store enforces it: the reservation record makes reserving
+happen at most once per order, the charge record makes charging happen at most once, the
+conditional status change makes confirming and cancelling happen at most once. The workflow
+(`workflow.py`) runs them in order and compensates; this module says what each one does.
+
+Confirming is the point where the race with a customer's cancel is decided: whichever
+conditional status change commits first wins. The loser compensates what it did.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.common.clock import Clock, timestamp, utc_now
+from services.orders.domain import CancelReason, InvalidTransition, Order, OrderStatus
+from services.orders.inventory import Inventory
+from services.orders.payments import PaymentProvider
+from services.orders.ports import UnitOfWork
+
+
+class OrderSettled(Exception):
+    """The order left PENDING while the workflow ran (a customer cancelled it, or a previous run
+    finished it): the workflow undoes what it did, if anything, and leaves the status alone."""
+
+    def __init__(self, order_id: str, status: OrderStatus) -> None:
+        super().__init__(f"Order {order_id} is {status.value}; fulfilment stops here.")
+        self.order_id = order_id
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What the steps work on: the orders database, the stock and the payment provider."""
+
+    new_unit_of_work: Callable[[], UnitOfWork]
+    inventory: Inventory
+    payments: PaymentProvider
+    clock: Clock = utc_now
+
+    def _pending(self, order_id: str) -> Order:
+        with self.new_unit_of_work() as uow:
+            order = uow.orders.find(order_id)
+        if order.status is not OrderStatus.PENDING:
+            raise OrderSettled(order.id, order.status)
+        return order
+
+    def reserve(self, order_id: str) -> None:
+        """Take the stock of every line, or raise OutOfStock having taken none."""
+        order = self._pending(order_id)
+        self.inventory.reserve(order.id, [(line.product_id, line.quantity) for line in order.lines])
+
+    def pay(self, order_id: str) -> None:
+        """Charge the order's total once; PaymentDeclined or PaymentTemporarilyFailed otherwise."""
+        order = self._pending(order_id)
+        self.payments.charge(order.id, order.total, order.currency, order.payment_token)
+
+    def confirm(self, order_id: str) -> Order:
+        """PENDING to CONFIRMED; a repeat is a success, a cancelled order raises OrderSettled."""
+        try:
+            return self._move(order_id, OrderStatus.CONFIRMED, None)
+        except InvalidTransition as exc:
+            if exc.current is OrderStatus.CONFIRMED:
+                return self._find(order_id)
+            raise OrderSettled(order_id, exc.current) from exc
+
+    def cancel(self, order_id: str, reason: CancelReason) -> Order:
+        """To CANCELLED with `reason`; an order cancelled before keeps its first reason."""
+        try:
+            return self._move(order_id, OrderStatus.CANCELLED, reason)
+        except InvalidTransition as exc:
+            if exc.current is OrderStatus.CANCELLED:
+                return self._find(order_id)
+            raise
+
+    def release(self, order_id: str) -> bool:
+        """Give the order's stock back, at most once; False when none was held."""
+        return self.inventory.release(order_id)
+
+    def refund(self, order_id: str) -> bool:
+        """Refund the order's charge, at most once; False when it was never charged."""
+        return self.payments.refund(order_id) is not None
+
+    def undo(self, order_id: str) -> None:
+        """Refund, then release: what a cancelled order must not keep."""
+        self.refund(order_id)
+        self.release(order_id)
+
+    def _move(self, order_id: str, target: OrderStatus, reason: CancelReason | None) -> Order:
+        with self.new_unit_of_work() as uow:
+            order = uow.orders.transition(order_id, target, reason, timestamp(self.clock()))
+            uow.commit()
+        return order
+
+    def _find(self, order_id: str) -> Order:
+        with self.new_unit_of_work() as uow:
+            return uow.orders.find(order_id)

@@ -1,0 +1,84 @@
+"""Lambda entries of the fulfilment steps, one function each, invoked by the state machine.
+
+Each gets `{"orderId"}` (and `"reason"` for cancel) and answers `{"orderId", ...}`. The error
+a step raises is what the workflow catches by name: OutOfStock, PaymentDeclined, OrderSettled,
+or TransientFailure for a store or provider that is down for now (retried with backoff).
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from services.common.errors import DependencyUnavailable
+from services.common.lambda_entry import once
+from services.orders.domain import CancelReason
+from services.orders.fulfilment import Steps
+from services.orders.wiring import steps_from
+
+logger = logging.getLogger(__name__)
+
+StepHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+Action = Callable[[Steps, str, dict[str, Any]], dict[str, Any]]
+
+
+class TransientFailure(Exception):
+    """A store or the payment provider is unavailable for now; the workflow retries the step."""
+
+
+def _order_id(event: dict[str, Any]) -> str:
+    value = event.get("orderId") if isinstance(event, dict) else None
+    if not isinstance(value, str):
+        raise ValueError("the step's input has no orderId")
+    return str(uuid.UUID(value))  # a ValueError for anything else: the workflow fails the order
+
+
+def step_handler(action: Action, build: Callable[[], Steps] = steps_from) -> StepHandler:
+    """A step's Lambda entry: its adapters built on the first event and reused after."""
+    steps = once(build)
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        order_id = _order_id(event)
+        try:
+            return {"orderId": order_id, **action(steps(), order_id, event)}
+        except DependencyUnavailable as exc:
+            logger.warning("step %s for order %s failed for now: %s", action.__name__, order_id,
+                           exc.detail)  # fmt: skip
+            raise TransientFailure(exc.detail) from exc
+
+    return handle
+
+
+def _reserve(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    steps.reserve(order_id)
+    return {"reserved": True}
+
+
+def _pay(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    steps.pay(order_id)
+    return {"charged": True}
+
+
+def _confirm(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"status": steps.confirm(order_id).status.value}
+
+
+def _cancel(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    order = steps.cancel(order_id, CancelReason(str(event.get("reason"))))
+    return {"status": order.status.value, "statusReason": order.status_reason}
+
+
+def _release(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"released": steps.release(order_id)}
+
+
+def _refund(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"refunded": steps.refund(order_id)}
+
+
+reserve_stock = step_handler(_reserve)
+take_payment = step_handler(_pay)
+confirm_order = step_handler(_confirm)
+cancel_order = step_handler(_cancel)
+release_stock = step_handler(_release)
+refund_payment = step_handler(_refund)
