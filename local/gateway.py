@@ -6,14 +6,12 @@ in-process, and its response turned back into HTTP, answering as API Gateway doe
 """
 
 import base64
-import importlib
 import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,48 +19,15 @@ from urllib.parse import parse_qsl
 from werkzeug.wrappers import Request, Response
 
 from local.authorizer import Denied, JwtAuthorizer, event_claims
-from services.routes import ACCESS_TOKEN_SCOPE, CORS, FUNCTIONS, Route
+from local.runtime import LambdaHandler, LambdaRuntime
+from services.routes import ACCESS_TOKEN_SCOPE, CORS, Route
 
 logger = logging.getLogger("local.gateway")
 
-LambdaHandler = Callable[[dict[str, Any], Any], Any]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit for HTTP APIs
 TEXT_TYPES = re.compile(
     r"^(text/.*|application/(.+\+)?(json|xml|javascript|x-www-form-urlencoded))$"
 )
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    timeout_ms: int = 30_000
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.timeout_ms - int((time.monotonic() - self.started) * 1000))
-
-
-def load_handler(dotted: str) -> LambdaHandler:
-    module, _, attribute = dotted.rpartition(".")
-    handler: LambdaHandler = getattr(importlib.import_module(module), attribute)
-    return handler
 
 
 class RouteTable:
@@ -112,11 +77,12 @@ class Gateway:
         cors_origins: Iterable[str] = (),
         handlers: Mapping[str, LambdaHandler] | None = None,
         api_id: str = "local",
+        runtime: LambdaRuntime | None = None,
     ) -> None:
         self.routes = RouteTable(routes)
         self.authorizer = authorizer
         self.cors_origins = frozenset(cors_origins)
-        self.handlers = dict(handlers or {})
+        self.runtime = runtime or LambdaRuntime(dict(handlers or {}))
         self.api_id = api_id
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -156,14 +122,9 @@ class Gateway:
         event = self.event(request, route, path_parameters, claims)
         return self._with_cors(request, self._invoke(route.function, event))
 
-    def _handler(self, function: str) -> LambdaHandler:
-        if function not in self.handlers:
-            self.handlers[function] = load_handler(FUNCTIONS[function].handler)
-        return self.handlers[function]
-
     def _invoke(self, function: str, event: dict[str, Any]) -> Response:
         try:
-            result = self._handler(function)(event, LambdaContext(function_name=function))
+            result = self.runtime.invoke(function, event)
         except Exception:
             logger.exception("function %s failed", function)
             return _message(500, "Internal Server Error")

@@ -129,3 +129,19 @@ def ensure_secret(secrets: Any, name: str, value: dict[str, str]) -> str:
     except secrets.exceptions.ResourceNotFoundException:
         arn = secrets.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
     return arn
+
+
+def ensure_state_machine(
+    stepfunctions: Any, name: str, definition: dict[str, Any], role: str
+) -> str:
+    """The Standard state machine with `definition`, created or brought up to date; its ARN."""
+    document = json.dumps(definition)
+    for machine in stepfunctions.list_state_machines()["stateMachines"]:
+        if machine["name"] == name:
+            arn: str = machine["stateMachineArn"]
+            stepfunctions.update_state_machine(stateMachineArn=arn, definition=document)
+            return arn
+    created: str = stepfunctions.create_state_machine(
+        name=name, definition=document, roleArn=role, type="STANDARD"
+    )["stateMachineArn"]
+    return created

@@ -6,8 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from local.gateway import LambdaContext, load_handler
-from services.routes import FUNCTIONS
+from local.runtime import LambdaRuntime
 
 logger = logging.getLogger("local.schedule")
 
@@ -30,9 +29,10 @@ def scheduled_event(rule: str) -> dict[str, Any]:
 class Every:
     """Invoke a function's Lambda entry every `seconds` on a thread, until stopped."""
 
-    def __init__(self, seconds: float, function: str) -> None:
+    def __init__(self, seconds: float, function: str, runtime: LambdaRuntime) -> None:
         self.seconds = seconds
         self.function = function
+        self.runtime = runtime
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"every-{function}", daemon=True)
 
@@ -44,10 +44,9 @@ class Every:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        handler = load_handler(FUNCTIONS[self.function].handler)
         while not self._stopped.wait(self.seconds):
             try:
-                handler(scheduled_event(f"{self.function}-schedule"), LambdaContext(self.function))
+                self.runtime.invoke(self.function, scheduled_event(f"{self.function}-schedule"))
             except Exception:
                 # As on Lambda: a failed run is logged and the schedule carries on.
                 logger.exception("scheduled %s failed", self.function)

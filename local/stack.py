@@ -12,15 +12,18 @@ from typing import Any
 import boto3
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import cognito, resources, seed
+from local import cognito, lambdas, resources, seed
 from local.authorizer import JwtAuthorizer
 from local.aws import FakeAws
 from local.database import LocalDatabase
+from local.event_source import QueueEventSource
 from local.gateway import Gateway
 from local.outbox import Outbox
+from local.runtime import LambdaRuntime
 from local.schedule import Every
 from services.common import settings
 from services.orders.queue import ORDERS_QUEUE
+from services.orders.workflow import STEP_FUNCTIONS, StepArns, definition
 from services.products.dynamodb import DynamoDBProductRepository
 from services.routes import ROUTES
 
@@ -30,6 +33,8 @@ REGION = "us-east-1"
 PRODUCTS_TABLE = "products"
 USER_POOL = "ecommerce-local"
 DATABASE_SECRET = "ecommerce-local/database"  # noqa: S105 (the secret's name)
+STATE_MACHINE = "order-fulfilment"
+WORKER = "order-worker"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class LocalStack:
     _aws: FakeAws | None = None
     _database: LocalDatabase | None = None
     _relay: Every | None = None
+    _worker: QueueEventSource | None = None
+    runtime: LambdaRuntime = field(default_factory=LambdaRuntime)
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
 
@@ -68,10 +75,11 @@ class LocalStack:
             shutil.rmtree(state)
         state.mkdir(parents=True, exist_ok=True)
         cognito.install(Outbox(self.outbox_file))
+        lambdas.install(self.runtime)
         self._aws = FakeAws(self.options.host, self.options.aws_port, state / "aws-state.pickle")
         restored = self._aws.start()
         endpoint = "http://{}:{}".format(*self._aws_address())
-        self._configure_process(endpoint)
+        self._configure_process(endpoint, self._aws_address()[1])
 
         cognito_client = boto3.client("cognito-idp")
         dynamodb = boto3.client("dynamodb")
@@ -102,8 +110,14 @@ class LocalStack:
                 settings.DATABASE_SSLMODE: database.sslmode,
             }
         )
-        self._relay = Every(self.options.relay_seconds, "relay")
+        state_machine = self._state_machine()
+        os.environ[settings.STATE_MACHINE_ARN] = state_machine
+        self._relay = Every(self.options.relay_seconds, "relay", self.runtime)
         self._relay.start()
+        self._worker = QueueEventSource(
+            boto3.client("sqs"), queue.url, queue.arn, WORKER, self.runtime
+        )
+        self._worker.start()
 
         issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{user_pool.pool_id}"
         authorizer = JwtAuthorizer(
@@ -111,7 +125,9 @@ class LocalStack:
             audiences=[user_pool.client_id],
             jwks_url=f"{endpoint}/{user_pool.pool_id}/.well-known/jwks.json",
         )
-        gateway = Gateway(ROUTES, authorizer, cors_origins=self.options.cors_origins)
+        gateway = Gateway(
+            ROUTES, authorizer, cors_origins=self.options.cors_origins, runtime=self.runtime
+        )
         self._server = make_server(self.options.host, self.options.port, gateway, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -129,6 +145,7 @@ class LocalStack:
             "databaseUrl": database.url,
             "ordersQueueUrl": queue.url,
             "ordersDeadLetterQueueUrl": queue.dead_letter_url,
+            "stateMachineArn": state_machine,
             "restored": restored,
             "seededProducts": added,
         }
@@ -143,20 +160,38 @@ class LocalStack:
             self._thread.join(timeout=5)
         if self._relay is not None:
             self._relay.stop()
+        if self._worker is not None:
+            self._worker.stop()
         if self._aws is not None:
             self._aws.stop()
         if self._database is not None:
             self._database.stop()
+
+    @staticmethod
+    def _state_machine() -> str:
+        """The fulfilment workflow, its tasks declared in moto's Lambda and run by our runtime."""
+        arns = lambdas.ensure_functions(
+            boto3.client("lambda"), boto3.client("iam"), STEP_FUNCTIONS.values()
+        )
+        steps = StepArns(**{step: arns[name] for step, name in STEP_FUNCTIONS.items()})
+        return resources.ensure_state_machine(
+            boto3.client("stepfunctions"),
+            STATE_MACHINE,
+            definition(steps),
+            role=lambdas.role_arn(boto3.client("iam")),
+        )
 
     def _aws_address(self) -> tuple[str, int]:
         assert self._aws is not None
         return self._aws.address()
 
     @staticmethod
-    def _configure_process(endpoint: str) -> None:
+    def _configure_process(endpoint: str, aws_port: int) -> None:
         """The environment a deployed function gets from Lambda, pointed at the fake endpoint."""
         os.environ.update(
             {
+                # moto's state machine interpreter calls Lambda on this port of localhost.
+                "MOTO_PORT": str(aws_port),
                 "AWS_ENDPOINT_URL": endpoint,
                 "AWS_REGION": REGION,
                 "AWS_DEFAULT_REGION": REGION,

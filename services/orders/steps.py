@@ -42,8 +42,8 @@ def step_handler(action: Action, build: Callable[[], Steps] = steps_from) -> Ste
         try:
             return {"orderId": order_id, **action(steps(), order_id, event)}
         except DependencyUnavailable as exc:
-            logger.warning("step %s for order %s failed for now: %s", action.__name__, order_id,
-                           exc.detail)  # fmt: skip
+            step = action.__name__.strip("_")
+            logger.warning("step %s of order %s failed for now: %s", step, order_id, exc.detail)
             raise TransientFailure(exc.detail) from exc
 
     return handle

@@ -85,7 +85,13 @@ def _task(
         "Parameters": parameters,
         "ResultPath": None,  # keep the input ({"orderId", "type"}) for the next state
         "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
-        "Retry": [{"ErrorEquals": [*LAMBDA_SERVICE_ERRORS, *retry_on], **retry}],
+        # States.ALL must stand alone in ErrorEquals; it covers Lambda's own errors too.
+        "Retry": [
+            {
+                "ErrorEquals": [ALL] if ALL in retry_on else [*LAMBDA_SERVICE_ERRORS, *retry_on],
+                **retry,
+            }
+        ],
     }
     if catch:
         state["Catch"] = [
