@@ -7,7 +7,7 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,7 @@ from services.orders.domain import (
     check_transition,
 )
 from services.orders.domain import InvalidCursor as OrderInvalidCursor
+from services.orders.inventory import Inventory, Lines, OutOfStock, Reservation
 from services.orders.payments import (
     Charge,
     ChargeStatus,
@@ -554,3 +555,64 @@ class FakePaymentProvider(PaymentProvider):
     def _reachable(self) -> None:
         if self.failing:
             raise DependencyUnavailable("The payment provider is unreachable.")
+
+
+# --- stock ----------------------------------------------------------------------------------
+
+
+class FakeInventory(Inventory):
+    """Honours the Inventory contract in memory: every line or none, at most once per order,
+    released at most once, never below zero; a product it does not stock is out of stock.
+
+    `stock` is what is left per product; `taken` and `given_back` record each order whose stock
+    actually moved, in order; `failing` makes the stock store unreachable (it then moves nothing).
+    """
+
+    def __init__(self, stock: Mapping[str, int] | None = None) -> None:
+        self.stock = dict(stock or {})
+        self.failing = False
+        self.taken: list[str] = []
+        self.given_back: list[str] = []
+        self._reservations: dict[str, Reservation] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, order_id: str, lines: Lines) -> Reservation:
+        product_ids = [product_id for product_id, _ in lines]
+        if len(set(product_ids)) != len(product_ids) or any(q < 1 for _, q in lines):
+            raise ValueError("a reservation holds each product once, with a positive quantity")
+        with self._lock:
+            self._reachable()
+            existing = self._reservations.get(order_id)
+            if existing is not None:
+                return existing
+            short = [pid for pid, quantity in lines if self.stock.get(pid, 0) < quantity]
+            if short:
+                raise OutOfStock(short)
+            for product_id, quantity in lines:
+                self.stock[product_id] -= quantity
+            reservation = Reservation(order_id, tuple(lines), released=False)
+            self._reservations[order_id] = reservation
+            self.taken.append(order_id)
+            return reservation
+
+    def release(self, order_id: str) -> bool:
+        with self._lock:
+            self._reachable()
+            reservation = self._reservations.get(order_id)
+            if reservation is None or reservation.released:
+                return False
+            for product_id, quantity in reservation.lines:
+                if product_id in self.stock:  # a product deleted since has nothing to get back
+                    self.stock[product_id] += quantity
+            self._reservations[order_id] = dataclasses.replace(reservation, released=True)
+            self.given_back.append(order_id)
+            return True
+
+    def get(self, order_id: str) -> Reservation | None:
+        with self._lock:
+            self._reachable()
+            return self._reservations.get(order_id)
+
+    def _reachable(self) -> None:
+        if self.failing:
+            raise DependencyUnavailable("The stock store is unavailable.")
