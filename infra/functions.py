@@ -27,7 +27,32 @@ NETWORK_INTERFACE_ACTIONS = (
     "ec2:DescribeSubnets",
     "ec2:UnassignPrivateIpAddresses",
 )
-WILDCARD_RESOURCE_ACTIONS = frozenset(TRACING_ACTIONS + NETWORK_INTERFACE_ACTIONS)
+# What a state machine does with its role to trace (X-Ray samples its executions, so it also reads
+# the sampling rules), as Step Functions documents for tracing_configuration; X-Ray has no
+# resource-level permissions.
+STATE_MACHINE_TRACING_ACTIONS = (
+    *TRACING_ACTIONS,
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+# What Step Functions does with a state machine's role to deliver its execution logs to CloudWatch
+# Logs (vended logs: the delivery, and the log group's resource policy that admits it). CloudWatch
+# Logs documents these actions as supporting no resource-level permissions, so "*" is the only
+# resource they accept; Step Functions verifies them when the state machine is created or updated.
+# The log group itself is named in the state machine's logging configuration.
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+)
+WILDCARD_RESOURCE_ACTIONS = frozenset(
+    STATE_MACHINE_TRACING_ACTIONS + NETWORK_INTERFACE_ACTIONS + LOG_DELIVERY_ACTIONS
+)
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # the group itself is created here
 _ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+")  # service:Action, no wildcard
 # Configuration, never credentials: secrets belong in Secrets Manager, read at run time.

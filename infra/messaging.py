@@ -56,3 +56,38 @@ class Queue(pulumi.ComponentResource):
         self.register_outputs(
             {"url": self.url, "arn": self.arn, "deadLetterArn": self.dead_letter_arn}
         )
+
+
+# What Lambda's poller does with the consuming function's role: read, delete and size the queue.
+CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+@dataclass
+class QueueTriggerArgs:
+    queue_arn: pulumi.Input[str]
+    function_arn: pulumi.Input[str]  # its role must hold CONSUME_ACTIONS on the queue
+    batch_size: int
+    maximum_concurrency: int  # instances the poller may run at once (at least 2)
+
+
+class QueueTrigger(pulumi.ComponentResource):
+    """Lambda hands the function batches of the queue's messages. The function reports the ones it
+    failed (batchItemFailures), which alone return to the queue; the others are deleted."""
+
+    def __init__(
+        self, name: str, args: QueueTriggerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ecommerce:messaging:QueueTrigger", name, None, opts)
+        self.mapping = aws.lambda_.EventSourceMapping(
+            f"{name}-mapping",
+            event_source_arn=args.queue_arn,
+            function_name=args.function_arn,
+            batch_size=args.batch_size,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                maximum_concurrency=args.maximum_concurrency
+            ),
+            enabled=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"uuid": self.mapping.uuid})
