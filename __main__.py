@@ -11,6 +11,7 @@ from infra.auth import UserPool, UserPoolArgs
 from infra.catalog import Catalog, CatalogArgs
 from infra.config import StackConfig
 from infra.database import PORT, SECRET_READ_ACTIONS, Database, DatabaseArgs
+from infra.fulfilment import StateMachine, StateMachineArgs
 from infra.functions import (
     DependencyLayer,
     DependencyLayerArgs,
@@ -20,12 +21,13 @@ from infra.functions import (
     LambdaFunctionArgs,
     Statement,
 )
-from infra.messaging import Queue, QueueArgs
+from infra.messaging import CONSUME_ACTIONS, Queue, QueueArgs, QueueTrigger, QueueTriggerArgs
 from infra.migrations import SchemaMigration, SchemaMigrationArgs
 from infra.network import Network, NetworkArgs
 from infra.schedule import Schedule, ScheduleArgs
 from services.common import settings
 from services.orders.queue import MIGRATIONS_DIR, ORDERS_QUEUE, RELAY_SCHEDULE
+from services.orders.workflow import STEP_FUNCTIONS, TASK_TIMEOUT_SECONDS
 from services.routes import FUNCTIONS, ROUTES
 
 # The products function reads and writes single items, and lists only through the indexes.
@@ -37,6 +39,20 @@ PRODUCT_ITEM_ACTIONS = (
 )
 # Orders read the prices of all their lines in one request.
 ORDER_PRODUCT_ACTIONS = ("dynamodb:BatchGetItem",)
+# What the fulfilment adapters do on the products table. A transaction is authorized by the
+# actions it holds (its Puts and Updates), so TransactWriteItems needs no action of its own.
+RESERVE_STOCK_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+RELEASE_STOCK_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+CHARGE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+REFUND_ACTIONS = ("dynamodb:UpdateItem",)
+# The customer's cancel gives the stock back and refunds at once, as the workflow does.
+ORDER_CANCEL_ACTIONS = tuple(sorted({*RELEASE_STOCK_ACTIONS, *REFUND_ACTIONS}))
+# A step's function gives up before its task does, even after a cold start's init (up to 10 s),
+# so no step still runs, and may still commit, while the workflow compensates for it.
+STEP_TIMEOUT_SECONDS = TASK_TIMEOUT_SECONDS - 10
+# AWS recommends a queue visibility timeout of six times the consuming function's timeout, so that
+# a batch is not handed out again while it is still being worked on, even after throttling.
+WORKER_TIMEOUT_SECONDS = ORDERS_QUEUE.visibility_timeout_seconds // 6
 # A paused database takes about 15 s to resume, and a migration may take longer than an API call.
 MIGRATE_TIMEOUT_SECONDS = 300
 
@@ -157,13 +173,14 @@ orders = function(
     },
     statements=[
         Statement(ORDER_PRODUCT_ACTIONS, (catalog.table_arn,)),
+        Statement(ORDER_CANCEL_ACTIONS, (catalog.table_arn,)),
         send_to_orders_queue,
         read_database_secret,
     ],
     vpc=in_vpc,
     # One database connection per instance: the cap keeps them below what the database holds.
     reserved_concurrency=config.orders_concurrency,
-    description="Orders API: place orders, list and read the caller's own",
+    description="Orders API: place, list, read and cancel the caller's own orders",
 )
 
 relay = function(
@@ -201,6 +218,91 @@ migration = SchemaMigration(
     opts=opts,
 )
 
+
+def database_step(name: str, table_actions: tuple[str, ...], description: str) -> LambdaFunction:
+    """A fulfilment step that reads or writes the order in PostgreSQL: in the VPC, capped, with the
+    database secret, and the products table only when it has `table_actions` to do there."""
+    table = {settings.PRODUCTS_TABLE: catalog.table_name} if table_actions else {}
+    on_table = [Statement(table_actions, (catalog.table_arn,))] if table_actions else []
+    return function(
+        name,
+        environment={**table, **database_environment},
+        statements=[*on_table, read_database_secret],
+        vpc=in_vpc,
+        reserved_concurrency=config.fulfilment_concurrency,
+        timeout_seconds=STEP_TIMEOUT_SECONDS,
+        description=description,
+    )
+
+
+def table_step(name: str, table_actions: tuple[str, ...], description: str) -> LambdaFunction:
+    """A fulfilment step on the products table alone: outside the VPC, no database secret."""
+    return function(
+        name,
+        environment={settings.PRODUCTS_TABLE: catalog.table_name},
+        statements=[Statement(table_actions, (catalog.table_arn,))],
+        timeout_seconds=STEP_TIMEOUT_SECONDS,
+        description=description,
+    )
+
+
+# Keyed by the workflow's steps; DATABASE_STEPS (infra/fulfilment.py) names the database-bound ones.
+steps = {
+    "reserve": database_step(
+        STEP_FUNCTIONS["reserve"],
+        RESERVE_STOCK_ACTIONS,
+        "Fulfilment: reserves the stock of every line of a pending order, or of none",
+    ),
+    "pay": database_step(
+        STEP_FUNCTIONS["pay"], CHARGE_ACTIONS, "Fulfilment: charges a pending order once"
+    ),
+    "confirm": database_step(
+        STEP_FUNCTIONS["confirm"], (), "Fulfilment: moves a pending order to CONFIRMED"
+    ),
+    "cancel": database_step(
+        STEP_FUNCTIONS["cancel"], (), "Fulfilment: cancels an order with the workflow's reason"
+    ),
+    "release": table_step(
+        STEP_FUNCTIONS["release"],
+        RELEASE_STOCK_ACTIONS,
+        "Fulfilment: gives an order's reserved stock back, at most once",
+    ),
+    "refund": table_step(
+        STEP_FUNCTIONS["refund"],
+        REFUND_ACTIONS,
+        "Fulfilment: refunds an order's charge, at most once",
+    ),
+}
+fulfilment = StateMachine(
+    "fulfilment",
+    StateMachineArgs(
+        step_functions={step: lambda_function.arn for step, lambda_function in steps.items()},
+        log_retention_days=config.log_retention_days,
+    ),
+    opts=opts,
+)
+
+order_worker = function(
+    "order-worker",
+    environment={settings.STATE_MACHINE_ARN: fulfilment.arn},
+    statements=[
+        Statement(CONSUME_ACTIONS, (orders_queue.arn,)),
+        Statement(("states:StartExecution",), (fulfilment.arn,)),
+    ],
+    timeout_seconds=WORKER_TIMEOUT_SECONDS,
+    description="Order worker: starts one fulfilment run per order message",
+)
+order_worker_trigger = QueueTrigger(
+    "order-worker-trigger",
+    QueueTriggerArgs(
+        queue_arn=orders_queue.arn,
+        function_arn=order_worker.arn,
+        batch_size=config.worker_batch_size,
+        maximum_concurrency=config.worker_max_concurrency,
+    ),
+    opts=opts,
+)
+
 api = HttpApi(
     "http",
     HttpApiArgs(
@@ -223,3 +325,4 @@ pulumi.export("userPoolClientId", auth.client_id)
 pulumi.export("productsTable", catalog.table_name)
 pulumi.export("ordersQueueUrl", orders_queue.url)
 pulumi.export("databaseEndpoint", database.endpoint)
+pulumi.export("stateMachineArn", fulfilment.arn)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pulumi
 
+from infra.fulfilment import DATABASE_STEPS
+
 ARCHITECTURES = ("arm64", "x86_64")
 # The only retention periods CloudWatch Logs accepts, in days.
 LOG_RETENTION_DAYS = frozenset(
@@ -23,6 +25,16 @@ MAX_ACU = 256
 AUTO_PAUSE_SECONDS = range(300, 86_400 + 1)
 BACKUP_RETENTION_DAYS = range(1, 35 + 1)
 TIMEOUT_SECONDS = range(1, 900 + 1)
+# An SQS batch of more than 10 needs a batching window, which would hold orders back.
+WORKER_BATCH_SIZE = range(1, 10 + 1)
+# Lambda's bounds on an SQS event source's maximum concurrency (more needs a quota increase).
+WORKER_MAX_CONCURRENCY = range(2, 1_000 + 1)
+# Without RDS Proxy every instance of a database-bound function holds its own connection. Aurora
+# PostgreSQL allows 189 connections at the smallest maximum capacity a stack may choose (1 ACU);
+# the functions may use about half of them, leaving room for RDS's own sessions, an operator, and
+# the connections of replaced instances that have not yet been closed.
+DIRECT_CONNECTION_BUDGET = 90
+SINGLE_INSTANCE_DATABASE_FUNCTIONS = 2  # the relay and the migration, one instance each
 _PYTHON_RUNTIME = re.compile(r"python(3\.\d+)")
 _ENVIRONMENT = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _ORIGIN = re.compile(r"https?://[^/\s]+|\*")
@@ -48,6 +60,9 @@ class StackConfig:
     rds_proxy: bool
     vpc_egress: str
     orders_concurrency: int
+    fulfilment_concurrency: int
+    worker_batch_size: int
+    worker_max_concurrency: int
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -79,6 +94,30 @@ class StackConfig:
             yield f"vpcEgress must be one of {VPC_EGRESS}"
         if self.orders_concurrency < 1:
             yield "ordersConcurrency must be at least 1"
+        yield from self._fulfilment_problems()
+
+    def _fulfilment_problems(self) -> Iterator[str]:
+        if self.fulfilment_concurrency < 1:
+            yield "fulfilmentConcurrency must be at least 1"
+        if self.worker_batch_size not in WORKER_BATCH_SIZE:
+            yield f"workerBatchSize must be between 1 and {WORKER_BATCH_SIZE.stop - 1}"
+        if self.worker_max_concurrency not in WORKER_MAX_CONCURRENCY:
+            yield f"workerMaxConcurrency must be between 2 and {WORKER_MAX_CONCURRENCY.stop - 1}"
+        if not self.rds_proxy and self.database_connections > DIRECT_CONNECTION_BUDGET:
+            yield (
+                f"ordersConcurrency + {len(DATABASE_STEPS)} x fulfilmentConcurrency + "
+                f"{SINGLE_INSTANCE_DATABASE_FUNCTIONS} is {self.database_connections} database "
+                f"connections, more than {DIRECT_CONNECTION_BUDGET} without rdsProxy"
+            )
+
+    @property
+    def database_connections(self) -> int:
+        """The most connections the database-bound functions may hold at once, one an instance."""
+        return (
+            self.orders_concurrency
+            + len(DATABASE_STEPS) * self.fulfilment_concurrency
+            + SINGLE_INSTANCE_DATABASE_FUNCTIONS
+        )
 
     def _database_problems(self) -> Iterator[str]:
         low, high = self.database_min_capacity, self.database_max_capacity
@@ -129,4 +168,7 @@ class StackConfig:
             rds_proxy=config.require_bool("rdsProxy"),
             vpc_egress=config.require("vpcEgress"),
             orders_concurrency=config.require_int("ordersConcurrency"),
+            fulfilment_concurrency=config.require_int("fulfilmentConcurrency"),
+            worker_batch_size=config.require_int("workerBatchSize"),
+            worker_max_concurrency=config.require_int("workerMaxConcurrency"),
         )

@@ -47,6 +47,9 @@ OVERRIDES: dict[str, Any] = {
     "rdsProxy": True,
     "vpcEgress": "nat",
     "ordersConcurrency": 5,
+    "fulfilmentConcurrency": 3,
+    "workerBatchSize": 4,
+    "workerMaxConcurrency": 3,
 }
 
 

@@ -124,6 +124,9 @@ def _state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
         arn = _arn("lambda", f"function:{physical}")
         invoke = f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations"
         return physical, {"name": physical, "arn": arn, "invokeArn": invoke}
+    if typ == "aws:sfn/stateMachine:StateMachine":
+        arn = _arn("states", f"stateMachine:{physical}")
+        return arn, {"name": physical, "arn": arn}
     if typ == "aws:lambda/layerVersion:LayerVersion":
         return f"{name}-id", {"arn": _arn("lambda", f"layer:{inputs['layerName']}:1")}
     outputs: dict[str, Any] = {"name": physical}

@@ -16,7 +16,17 @@ from services.orders.queue import MIGRATIONS_DIR
 from tests.infra.mocking import Declared, MockStack, pulumi_test
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-SECRET_READERS = {"orders-policy", "relay-policy", "migrate-policy", "database-proxy-policy"}
+SECRET_READERS = {
+    "orders-policy",
+    "relay-policy",
+    "migrate-policy",
+    "database-proxy-policy",
+    # The fulfilment steps that read or write the order; release and refund never do.
+    "reserve-stock-policy",
+    "take-payment-policy",
+    "confirm-order-policy",
+    "cancel-order-policy",
+}
 
 
 @pulumi_test

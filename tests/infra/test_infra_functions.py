@@ -9,6 +9,7 @@ import pulumi
 import pytest
 
 from infra import packaging
+from infra.fulfilment import DATABASE_STEPS
 from infra.functions import (
     NETWORK_INTERFACE_ACTIONS,
     WILDCARD_RESOURCE_ACTIONS,
@@ -18,6 +19,7 @@ from infra.functions import (
     Statement,
 )
 from services.common import settings
+from services.orders.workflow import STEP_FUNCTIONS
 from services.routes import FUNCTIONS
 from tests.infra.mocking import Declared, MockStack, pulumi_test
 
@@ -68,18 +70,19 @@ def test_policies_name_specific_actions_on_specific_resources(
     return pulumi.Output.all(program["products"].policy.policy).apply(check)
 
 
-def _trusted_service(document: str) -> str:
+def _trusted_service(document: str) -> tuple[str, dict[str, Any] | None]:
+    """The one service a role trusts, and the condition it is trusted under, if any."""
     (statement,) = _statements(document)
     assert (statement["Effect"], statement["Action"]) == ("Allow", "sts:AssumeRole")
-    assert set(statement) == {"Effect", "Principal", "Action"}  # no condition, no other principal
+    assert set(statement) <= {"Effect", "Principal", "Action", "Condition"}  # no other principal
     (service,) = statement["Principal"].values()
     assert list(statement["Principal"]) == ["Service"]
-    return str(service)
+    return str(service), statement.get("Condition")
 
 
 @pulumi_test
-def test_function_roles_trust_only_lambda_and_the_proxy_role_only_rds(
-    program: dict[str, Any], declared: Declared
+def test_each_role_trusts_only_its_own_service(
+    program: dict[str, Any], declared: Declared, stack: MockStack
 ) -> Any:
     def check(_: Any) -> None:
         trusted = {
@@ -87,8 +90,13 @@ def test_function_roles_trust_only_lambda_and_the_proxy_role_only_rds(
             for role in declared.of_type(ROLE)
         }
         assert trusted == {
-            **{f"{function}-role": "lambda.amazonaws.com" for function in FUNCTIONS},
-            "database-proxy-role": "rds.amazonaws.com",  # rdsProxy is on in the test stack
+            **{f"{function}-role": ("lambda.amazonaws.com", None) for function in FUNCTIONS},
+            "database-proxy-role": ("rds.amazonaws.com", None),  # rdsProxy is on in the test stack
+            # Only for state machines of this account (the confused deputy).
+            "fulfilment-role": (
+                "states.amazonaws.com",
+                {"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
         }
 
     return program["products"].role.arn.apply(check)
@@ -98,7 +106,13 @@ def test_function_roles_trust_only_lambda_and_the_proxy_role_only_rds(
 def test_only_functions_in_the_vpc_may_manage_network_interfaces(
     program: dict[str, Any], declared: Declared
 ) -> Any:
-    in_vpc = {"orders", "relay", "migrate"}
+    in_vpc = {
+        "orders",
+        "relay",
+        "migrate",
+        *(STEP_FUNCTIONS[step] for step in DATABASE_STEPS),
+    }
+    assert len(in_vpc) == 7
 
     def check(_: Any) -> None:
         for function in FUNCTIONS:

@@ -60,6 +60,9 @@ def test_orders_may_read_prices_send_orders_and_read_the_database_secret(
         document, log_group, table, queue, secret = args
         assert _granted(document) == {
             ("dynamodb:BatchGetItem", table),
+            # The customer's cancel: release (GetItem, and UpdateItem in a transaction), refund.
+            ("dynamodb:GetItem", table),
+            ("dynamodb:UpdateItem", table),
             ("sqs:SendMessage", queue),  # SendMessageBatch is authorized by it too
             ("secretsmanager:GetSecretValue", secret),
             *_always(log_group),

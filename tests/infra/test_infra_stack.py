@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from infra.config import StackConfig
+from infra.config import DIRECT_CONNECTION_BUDGET, StackConfig
 from tests.infra.mocking import Declared, MockStack, pulumi_test
 
 AWS_TYPES_PREFIX = "aws:"
@@ -53,6 +53,9 @@ def test_project_defaults_make_a_valid_stack_config(project_file: dict[str, Any]
         rds_proxy=defaults["rdsProxy"],
         vpc_egress=defaults["vpcEgress"],
         orders_concurrency=defaults["ordersConcurrency"],
+        fulfilment_concurrency=defaults["fulfilmentConcurrency"],
+        worker_batch_size=defaults["workerBatchSize"],
+        worker_max_concurrency=defaults["workerMaxConcurrency"],
     )
 
     assert config.lambda_architecture == "arm64"
@@ -62,6 +65,10 @@ def test_project_defaults_make_a_valid_stack_config(project_file: dict[str, Any]
     assert config.database_seconds_until_auto_pause == 600
     assert (config.rds_proxy, config.vpc_egress) == (False, "endpoints")
     assert (config.database_backup_retention_days, config.orders_concurrency) == (7, 10)
+    assert (config.fulfilment_concurrency, config.worker_batch_size) == (5, 10)
+    assert config.worker_max_concurrency == 2  # the least Lambda allows for an SQS source
+    # Without a proxy, the default functions hold at most 10 + 4 x 5 + 2 connections.
+    assert config.database_connections == 32
 
 
 def test_project_declares_only_types_pulumi_accepts(project_file: dict[str, Any]) -> None:
@@ -84,6 +91,9 @@ def test_stack_config_is_read_from_the_stack(program: dict[str, Any], stack: Moc
     assert config.database_seconds_until_auto_pause == 900
     assert config.database_backup_retention_days == 14
     assert (config.rds_proxy, config.vpc_egress, config.orders_concurrency) == (True, "nat", 5)
+    assert config.fulfilment_concurrency == stack.overrides["fulfilmentConcurrency"]
+    assert config.worker_batch_size == stack.overrides["workerBatchSize"]
+    assert config.worker_max_concurrency == stack.overrides["workerMaxConcurrency"]
 
 
 @pytest.mark.parametrize(
@@ -109,6 +119,11 @@ def test_stack_config_is_read_from_the_stack(program: dict[str, Any], stack: Moc
         ("database_backup_retention_days", 36),
         ("vpc_egress", "internet"),
         ("orders_concurrency", 0),
+        ("fulfilment_concurrency", 0),
+        ("worker_batch_size", 0),
+        ("worker_batch_size", 11),  # more needs a batching window
+        ("worker_max_concurrency", 1),  # Lambda's least for an SQS source is 2
+        ("worker_max_concurrency", 1_001),
     ],
 )
 def test_stack_config_refuses_invalid_values(
@@ -129,6 +144,23 @@ def test_stack_config_refuses_a_proxy_in_front_of_a_pausing_database(
     with pytest.raises(ValueError, match="rdsProxy needs databaseMinCapacity"):
         replace(program["config"], rds_proxy=True, database_min_capacity=0)
     assert replace(program["config"], rds_proxy=False, database_min_capacity=0).rds_proxy is False
+
+
+def test_stack_config_refuses_more_database_connections_than_the_budget_without_a_proxy(
+    program: dict[str, Any],
+) -> None:
+    direct = replace(
+        program["config"], rds_proxy=False, database_min_capacity=0, fulfilment_concurrency=1
+    )
+    largest = replace(direct, orders_concurrency=DIRECT_CONNECTION_BUDGET - 2 - 4)
+    assert largest.database_connections == DIRECT_CONNECTION_BUDGET  # 1 per step, relay, migrate
+
+    with pytest.raises(ValueError, match="database connections"):
+        replace(largest, orders_concurrency=largest.orders_concurrency + 1)
+    with pytest.raises(ValueError, match="database connections"):
+        replace(largest, fulfilment_concurrency=2)
+    # Behind RDS Proxy the functions share the proxy's pool instead.
+    assert replace(largest, rds_proxy=True, database_min_capacity=0.5, fulfilment_concurrency=50)
 
 
 @pulumi_test
@@ -166,11 +198,12 @@ def test_outputs_are_exported(program: dict[str, Any], stack: MockStack) -> Any:
         "productsTable",
         "ordersQueueUrl",
         "databaseEndpoint",
+        "stateMachineArn",
     }
 
     def check(args: list[Any]) -> None:
-        api_url, pool_id, client_id, table, queue_url, endpoint, *expected = args
-        expected_client, expected_table, expected_queue, proxy_endpoint = expected
+        api_url, pool_id, client_id, table, queue_url, endpoint, state_machine, *expected = args
+        expected_client, expected_table, expected_queue, proxy_endpoint, machine_arn = expected
         assert api_url.startswith("https://")
         assert api_url.endswith(f".execute-api.{stack.region}.amazonaws.com")
         assert pool_id == stack.user_pool_id
@@ -179,6 +212,8 @@ def test_outputs_are_exported(program: dict[str, Any], stack: MockStack) -> Any:
         assert queue_url == expected_queue
         assert queue_url.startswith(f"https://sqs.{stack.region}.amazonaws.com/")
         assert endpoint == proxy_endpoint  # rdsProxy is on in the test stack
+        assert state_machine == machine_arn
+        assert state_machine.startswith(f"arn:aws:states:{stack.region}:{stack.account}:")
 
     return pulumi.Output.all(
         outputs["apiUrl"],
@@ -187,10 +222,12 @@ def test_outputs_are_exported(program: dict[str, Any], stack: MockStack) -> Any:
         outputs["productsTable"],
         outputs["ordersQueueUrl"],
         outputs["databaseEndpoint"],
+        outputs["stateMachineArn"],
         program["auth"].client_id,
         program["catalog"].table_name,
         program["orders_queue"].url,
         program["database"].proxy.endpoint,
+        program["fulfilment"].arn,
     ).apply(check)
 
 
