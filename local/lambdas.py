@@ -60,8 +60,8 @@ def configure() -> None:
         DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
-def install(runtime: LambdaRuntime) -> None:
-    """Route moto's Lambda invocations of our functions to `runtime` from now on."""
+def install(runtime: LambdaRuntime | None) -> None:
+    """Route moto's Lambda invocations of our functions to `runtime` from now on (None: stop)."""
     global _runtime
     _runtime = runtime
     configure()

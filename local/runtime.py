@@ -7,7 +7,6 @@ container is a fresh execution of the handler's module, so two concurrent invoca
 function never share a connection either; idle containers are reused, as warm ones are.
 """
 
-import importlib
 import importlib.util
 import logging
 import threading
@@ -59,13 +58,6 @@ def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
 
-def load_handler(dotted: str) -> LambdaHandler:
-    """The handler as the module first imported defines it (the first container's)."""
-    module, _, attribute = dotted.rpartition(".")
-    handler: LambdaHandler = getattr(importlib.import_module(module), attribute)
-    return handler
-
-
 def fresh_handler(dotted: str) -> LambdaHandler:
     """The handler of a new execution of its module: a new container, with nothing built yet."""
     module_name, _, attribute = dotted.rpartition(".")
@@ -115,12 +107,11 @@ class LocalFunction:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            first = self._started == 0
             self._started += 1
         if self._given is not None:
             return self._given
         logger.debug("cold start of %s (container %d)", self.name, self._started)
-        return load_handler(self._dotted) if first else fresh_handler(self._dotted)
+        return fresh_handler(self._dotted)
 
 
 class LambdaRuntime:

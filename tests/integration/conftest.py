@@ -13,6 +13,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,8 +30,10 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
+from local import lambdas
 from local.authorizer import event_claims
 from local.database import Endpoint, LocalDatabase
+from local.event_source import QueueEventSource
 from local.gateway import RouteTable
 from local.resources import (
     Queue,
@@ -38,19 +41,25 @@ from local.resources import (
     ensure_products_table,
     ensure_queue,
     ensure_secret,
+    ensure_state_machine,
     ensure_user_pool,
 )
+from local.runtime import LambdaRuntime
 from services.common import settings as names
 from services.common.aws import AwsClients
+from services.common.dynamodb import from_item, to_item
 from services.common.lambda_entry import LambdaHandler, http_handler
 from services.common.settings import USER_POOL_CLIENT_ID, Settings
 from services.orders.app import create_app as create_orders_app
 from services.orders.database import Database
+from services.orders.fulfilment import Steps
 from services.orders.queue import ORDERS_QUEUE
-from services.orders.wiring import OrdersPorts, database_from, ports_from
+from services.orders.wiring import OrdersPorts, database_from, ports_from, steps_from
+from services.orders.workflow import STEP_FUNCTIONS, StepArns, definition
 from services.products.app import create_app
 from services.products.domain import Product
 from services.products.dynamodb import DynamoDBProductRepository
+from services.products.table import product_key
 from services.routes import ROUTES, Route
 from services.users.app import create_app as create_users_app
 
@@ -628,3 +637,91 @@ def shoe(orders: OrdersStack) -> str:
 @pytest.fixture
 def sock(orders: OrdersStack) -> str:
     return orders.add_product("Wool sock", "0.10")
+
+
+@dataclass
+class Fulfilment:
+    """The orders stack with fulfilment wired as on AWS: the worker polling the queue, the state
+    machine run by moto's interpreter, and its Lambda tasks running the real step handlers."""
+
+    orders: OrdersStack
+    runtime: LambdaRuntime
+    worker: QueueEventSource
+    state_machine_arn: str
+    stepfunctions: Any
+
+    def deliver(self) -> int:
+        """Hand every queued message to the worker; how many it got."""
+        delivered = 0
+        while polled := self.worker.poll_once():
+            delivered += polled
+        return delivered
+
+    def executions(self) -> list[dict[str, Any]]:
+        pages = self.stepfunctions.get_paginator("list_executions")
+        return [
+            execution
+            for page in pages.paginate(stateMachineArn=self.state_machine_arn)
+            for execution in page["executions"]
+        ]
+
+    def settle(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Deliver the queue and wait until no execution runs; the executions."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.deliver()
+            executions = self.executions()
+            if all(e["status"] != "RUNNING" for e in executions) and not self.deliver():
+                return executions
+            time.sleep(0.05)
+        raise AssertionError(f"executions still running after {timeout} s")
+
+    def stock(self, product_id: str) -> int:
+        item = self.orders.dynamodb.get_item(
+            TableName=self.orders.settings.products_table,
+            Key=to_item(product_key(product_id)),
+            ConsistentRead=True,
+        )["Item"]
+        return int(from_item(item)["stock"])
+
+    def set_stock(self, product_id: str, stock: int) -> None:
+        self.orders.dynamodb.update_item(
+            TableName=self.orders.settings.products_table,
+            Key=to_item(product_key(product_id)),
+            UpdateExpression="SET stock = :stock",
+            ExpressionAttributeValues=to_item({":stock": stock}),
+        )
+
+    def steps(self) -> Steps:
+        """The steps' stores, as the step functions see them, for checking what they hold."""
+        return steps_from(self.orders.settings, self.orders.clients(), self.orders.database())
+
+
+@pytest.fixture
+def fulfilment(orders: OrdersStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fulfilment]:
+    lambdas.configure()  # inside the orders fixture's mock: undone when it ends
+    for name, value in orders.environment().items():
+        monkeypatch.setenv(name, value)
+    runtime = LambdaRuntime()
+    lambdas.install(runtime)
+    session = orders.session
+    arns = lambdas.ensure_functions(
+        session.client("lambda"), session.client("iam"), STEP_FUNCTIONS.values()
+    )
+    stepfunctions = session.client("stepfunctions")
+    state_machine_arn = ensure_state_machine(
+        stepfunctions,
+        "order-fulfilment",
+        definition(StepArns(**{step: arns[name] for step, name in STEP_FUNCTIONS.items()})),
+        role=lambdas.role_arn(session.client("iam")),
+    )
+    monkeypatch.setenv(names.STATE_MACHINE_ARN, state_machine_arn)
+    worker = QueueEventSource(
+        orders.sqs, orders.queue.url, orders.queue.arn, "order-worker", runtime, wait_seconds=0
+    )
+    stack = Fulfilment(orders, runtime, worker, state_machine_arn, stepfunctions)
+    try:
+        yield stack
+        stack.settle()  # no execution may outlive the test's mock
+    finally:
+        lambdas.install(None)
