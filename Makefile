@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt services/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
+# The tests' npm tools (package.json: asl-validator), installed only where npm exists; else skipped.
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
+TEST_TOOLS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP))
 
 .DEFAULT_GOAL := help
 .PHONY: help install dev dev-reset test test-fast lint format constraints clean
@@ -20,16 +23,20 @@ $(STAMP):
 
 install: $(STAMP) ## create .venv with the pinned dependencies
 
+$(NODE_STAMP):
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
 dev: install ## start the local stack in the foreground (Ctrl-C stops it; data is kept in .local/)
 	$(BIN)/python -m local
 
 dev-reset: install ## start the local stack from a clean state
 	$(BIN)/python -m local --reset
 
-test: install ## run the full test suite (unit, integration, infra, end-to-end)
+test: install $(TEST_TOOLS) ## run the full test suite (unit, integration, infra, end-to-end)
 	$(BIN)/python -m pytest
 
-test-fast: install ## everything but the end-to-end tests
+test-fast: install $(TEST_TOOLS) ## everything but the end-to-end tests
 	$(BIN)/python -m pytest -m "not e2e"
 
 lint: install ## ruff (lint and format) and mypy
