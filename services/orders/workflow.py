@@ -35,10 +35,15 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 )
-TASK_TIMEOUT_SECONDS = 30
-# Compensation must happen: it is retried longer than a forward step before the run fails.
-FORWARD_RETRY = {"IntervalSeconds": 1, "BackoffRate": 2.0, "MaxAttempts": 4}
-UNDO_RETRY = {"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 8}
+TASK_TIMEOUT_SECONDS = 30  # each step function's own timeout is shorter (see infra)
+TIMEOUT = "States.Timeout"
+# A step that is throttled, timed out or whose store is briefly down is retried with backoff
+# (every step is idempotent, so a retry never doubles an effect); after about two minutes the
+# order is failed and compensated rather than left waiting.
+RETRY_TRANSIENT = {"IntervalSeconds": 1, "BackoffRate": 2.0, "MaxAttempts": 5}
+RETRY_LAMBDA = {"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 6}
+# Compensation must happen: it is retried on any error, and longer, before the run fails.
+RETRY_UNDO = {"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 8}
 FAILED_ERROR = "OrderFailed"
 
 
@@ -71,13 +76,20 @@ def _task(
     *,
     comment: str,
     reason: CancelReason | None = None,
-    retry: dict[str, Any] = FORWARD_RETRY,
-    retry_on: tuple[str, ...] = (TRANSIENT,),
+    undo: bool = False,
     catch: tuple[tuple[tuple[str, ...], str], ...] = (),
 ) -> dict[str, Any]:
     parameters: dict[str, Any] = {"orderId.$": "$.orderId"}
     if reason is not None:
         parameters["reason"] = reason.value
+    retry = (
+        [{"ErrorEquals": [ALL], **RETRY_UNDO}]  # States.ALL must stand alone in ErrorEquals
+        if undo
+        else [
+            {"ErrorEquals": [TRANSIENT], **RETRY_TRANSIENT},
+            {"ErrorEquals": [*LAMBDA_SERVICE_ERRORS, TIMEOUT], **RETRY_LAMBDA},
+        ]
+    )
     state: dict[str, Any] = {
         "Type": "Task",
         "Comment": comment,
@@ -85,13 +97,7 @@ def _task(
         "Parameters": parameters,
         "ResultPath": None,  # keep the input ({"orderId", "type"}) for the next state
         "TimeoutSeconds": TASK_TIMEOUT_SECONDS,
-        # States.ALL must stand alone in ErrorEquals; it covers Lambda's own errors too.
-        "Retry": [
-            {
-                "ErrorEquals": [ALL] if ALL in retry_on else [*LAMBDA_SERVICE_ERRORS, *retry_on],
-                **retry,
-            }
-        ],
+        "Retry": retry,
     }
     if catch:
         state["Catch"] = [
@@ -107,7 +113,7 @@ def _task(
 
 def _undo(arn: str, next_state: str, comment: str) -> dict[str, Any]:
     """A compensation: retried on any error, since leaving it undone is never right."""
-    return _task(arn, next_state, comment=comment, retry=UNDO_RETRY, retry_on=(ALL,))
+    return _task(arn, next_state, comment=comment, undo=True)
 
 
 def definition(arns: StepArns) -> dict[str, Any]:
@@ -171,6 +177,5 @@ def _undo_cancel(arns: StepArns, reason: CancelReason, next_state: str) -> dict[
         next_state,
         comment=f"Cancel the order with {reason.value}",
         reason=reason,
-        retry=UNDO_RETRY,
-        retry_on=(ALL,),
+        undo=True,
     )

@@ -1,6 +1,6 @@
 """Placing and reading orders over HTTP on the local stack, with the queue and the database real."""
 
-import json
+import time
 import uuid
 from typing import Any
 
@@ -31,7 +31,7 @@ def customer(stack: RunningStack) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def products(stack: RunningStack) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = requests.get(f"{stack.api}/products?limit=3", timeout=10).json()[
+    items: list[dict[str, Any]] = requests.get(f"{stack.api}/products?limit=6", timeout=10).json()[
         "items"
     ]
     return items
@@ -49,33 +49,85 @@ def order_rows(stack: RunningStack) -> int:
         connection.close()
 
 
-def test_an_order_is_accepted_readable_and_queued(
+def stock_of(stack: RunningStack, product_id: str) -> int:
+    return int(requests.get(f"{stack.api}/products/{product_id}", timeout=10).json()["stock"])
+
+
+def settled(stack: RunningStack, headers: dict[str, str], order_id: str) -> dict[str, Any]:
+    """Poll the order until fulfilment has moved it out of PENDING (a few seconds at most)."""
+    deadline = time.monotonic() + 30
+    while True:
+        order: dict[str, Any] = requests.get(
+            f"{stack.api}/orders/{order_id}", headers=headers, timeout=10
+        ).json()
+        if order["status"] != "PENDING" or time.monotonic() > deadline:
+            return order
+        time.sleep(0.2)
+
+
+def test_an_order_is_accepted_then_confirmed(
     stack: RunningStack, customer: dict[str, str], products: list[dict[str, Any]]
 ) -> None:
-    body = {"items": [{"productId": products[0]["id"], "quantity": 2}]}
+    stock = stock_of(stack, products[3]["id"])
+    body = {"items": [{"productId": products[3]["id"], "quantity": 2}]}
     placed = requests.post(f"{stack.api}/orders", json=body, headers=customer, timeout=10)
     assert placed.status_code == 202
     order = placed.json()
     assert order["status"] == "PENDING"
-    assert order["total"] == round(products[0]["price"] * 2, 2)
+    assert order["total"] == round(products[3]["price"] * 2, 2)
     assert placed.headers["Location"] == f"/orders/{order['id']}"
-
-    fetched = requests.get(f"{stack.api}{placed.headers['Location']}", headers=customer, timeout=10)
-    assert fetched.status_code == 200
-    assert fetched.json()["id"] == order["id"]
     listed = requests.get(f"{stack.api}/orders", headers=customer, timeout=10).json()
     assert listed["items"][0]["id"] == order["id"]
 
-    sqs = boto3.client(
-        "sqs", endpoint_url=stack.info["awsEndpoint"], region_name=stack.info["region"]
+    confirmed = settled(stack, customer, order["id"])
+
+    assert (confirmed["status"], confirmed["statusReason"]) == ("CONFIRMED", None)
+    assert stock_of(stack, products[3]["id"]) == stock - 2
+    sfn = boto3.client(
+        "stepfunctions", endpoint_url=stack.info["awsEndpoint"], region_name=stack.info["region"]
     )
-    received = sqs.receive_message(
-        QueueUrl=stack.info["ordersQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=2
+    names = [
+        execution["name"]
+        for execution in sfn.list_executions(stateMachineArn=stack.info["stateMachineArn"])[
+            "executions"
+        ]
+    ]
+    assert order["id"] in names
+
+
+def test_a_declined_order_is_cancelled_and_its_stock_is_back(
+    stack: RunningStack, customer: dict[str, str], products: list[dict[str, Any]]
+) -> None:
+    stock = stock_of(stack, products[4]["id"])
+    body = {
+        "items": [{"productId": products[4]["id"], "quantity": 3}],
+        "paymentToken": "tok_decline",
+    }
+    placed = requests.post(f"{stack.api}/orders", json=body, headers=customer, timeout=10).json()
+
+    cancelled = settled(stack, customer, placed["id"])
+
+    assert (cancelled["status"], cancelled["statusReason"]) == ("CANCELLED", "PAYMENT_DECLINED")
+    assert stock_of(stack, products[4]["id"]) == stock
+
+
+def test_a_customer_cancels_a_confirmed_order_and_the_stock_is_back(
+    stack: RunningStack, customer: dict[str, str], products: list[dict[str, Any]]
+) -> None:
+    stock = stock_of(stack, products[5]["id"])
+    body = {"items": [{"productId": products[5]["id"], "quantity": 1}]}
+    placed = requests.post(f"{stack.api}/orders", json=body, headers=customer, timeout=10).json()
+    assert settled(stack, customer, placed["id"])["status"] == "CONFIRMED"
+
+    cancel = requests.post(
+        f"{stack.api}/orders/{placed['id']}/cancel", headers=customer, timeout=10
     )
-    bodies = [json.loads(message["Body"]) for message in received.get("Messages", [])]
-    assert {"type": "OrderPlaced", "orderId": order["id"]}.items() <= next(
-        b for b in bodies if b["orderId"] == order["id"]
-    ).items()
+
+    assert cancel.status_code == 200
+    assert cancel.json()["statusReason"] == "CANCELLED_BY_CUSTOMER"
+    assert stock_of(stack, products[5]["id"]) == stock
+    again = requests.post(f"{stack.api}/orders/{placed['id']}/cancel", headers=customer, timeout=10)
+    assert again.status_code == 409
 
 
 def test_a_repeated_request_creates_one_order(

@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from services.orders.app import create_app as create_orders_app
+from services.orders.fulfilment import Steps
 from services.orders.wiring import OrdersPorts
 from services.products.app import create_app as create_products_app
 from services.routes import FUNCTIONS, ROUTES, routes_of
@@ -15,18 +16,24 @@ from services.users.app import create_app as create_users_app
 from tests.unit.fakes import (
     FakeCatalogue,
     FakeIdentityProvider,
+    FakeInventory,
     FakeOrdersDatabase,
+    FakePaymentProvider,
     FakeProductRepository,
     FakePublisher,
 )
+
+
+def orders_ports(database: FakeOrdersDatabase) -> OrdersPorts:
+    steps = Steps(database.new_unit_of_work, FakeInventory(), FakePaymentProvider())
+    return OrdersPorts(database.new_unit_of_work, FakeCatalogue(), FakePublisher(), steps)
+
 
 # One builder per function, with in-memory ports: a new function must be added here to pass.
 APPS: dict[str, Callable[[], Flask]] = {
     "products": lambda: create_products_app(repository=FakeProductRepository()),
     "users": lambda: create_users_app(identity=FakeIdentityProvider()),
-    "orders": lambda: create_orders_app(
-        OrdersPorts(FakeOrdersDatabase().new_unit_of_work, FakeCatalogue(), FakePublisher())
-    ),
+    "orders": lambda: create_orders_app(orders_ports(FakeOrdersDatabase())),
 }
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # Functions behind the API; others (a scheduled relay, a deploy-time migration) have no routes.
