@@ -35,6 +35,11 @@ class OrderEvent(StrEnum):
     CANCELLED = "OrderCancelled"  # the customer cancelled it: undo any stock or payment held
 
 
+def order_message(event: OrderEvent, order_id: str, user_id: str) -> dict[str, str]:
+    """The queue message announcing `event` for an order (ids only, nothing personal)."""
+    return {"type": event.value, "orderId": order_id, "userId": user_id}
+
+
 # The only moves an order can make; every status change goes through `check_transition`.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED}),
@@ -107,8 +112,7 @@ class Order:
         return sum((line.line_total for line in self.lines), Decimal("0.00"))
 
     def message(self, event: OrderEvent) -> dict[str, str]:
-        """The queue message announcing `event` for this order (ids only, nothing personal)."""
-        return {"type": event.value, "orderId": self.id, "userId": self.user_id}
+        return order_message(event, self.id, self.user_id)
 
     def to_json(self) -> dict[str, Any]:
         """The order as clients see it (the payment token stays inside)."""

@@ -19,14 +19,23 @@ from services.orders.payments import PaymentProvider
 from services.orders.ports import UnitOfWork
 
 
-class OrderSettled(Exception):
-    """The order left PENDING while the workflow ran (a customer cancelled it, or a previous run
-    finished it): the workflow undoes what it did, if anything, and leaves the status alone."""
+class OrderNotPending(Exception):
+    """The order left PENDING while the workflow ran; the subclass says what the run does."""
 
     def __init__(self, order_id: str, status: OrderStatus) -> None:
         super().__init__(f"Order {order_id} is {status.value}; fulfilment stops here.")
         self.order_id = order_id
         self.status = status
+
+
+class OrderSettled(OrderNotPending):
+    """The order was cancelled while the workflow ran (the customer's cancel won the race): the
+    workflow gives back whatever it took, even in an attempt whose answer was lost, and leaves
+    the status alone."""
+
+
+class OrderFulfilled(OrderNotPending):
+    """The order is already CONFIRMED or beyond: a run that finds it so does nothing at all."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,10 @@ class Steps:
     def _pending(self, order_id: str) -> Order:
         with self.new_unit_of_work() as uow:
             order = uow.orders.find(order_id)
-        if order.status is not OrderStatus.PENDING:
+        if order.status is OrderStatus.CANCELLED:
             raise OrderSettled(order.id, order.status)
+        if order.status is not OrderStatus.PENDING:
+            raise OrderFulfilled(order.id, order.status)
         return order
 
     def reserve(self, order_id: str) -> None:
@@ -56,13 +67,14 @@ class Steps:
         self.payments.charge(order.id, order.total, order.currency, order.payment_token)
 
     def confirm(self, order_id: str) -> Order:
-        """PENDING to CONFIRMED; a repeat is a success, a cancelled order raises OrderSettled."""
+        """PENDING to CONFIRMED; a cancelled order raises OrderSettled. An order already
+        CONFIRMED, SHIPPED or DELIVERED is a repeat whose first answer was lost: a success."""
         try:
             return self._move(order_id, OrderStatus.CONFIRMED, None)
         except InvalidTransition as exc:
-            if exc.current is OrderStatus.CONFIRMED:
-                return self._find(order_id)
-            raise OrderSettled(order_id, exc.current) from exc
+            if exc.current is OrderStatus.CANCELLED:
+                raise OrderSettled(order_id, exc.current) from exc
+            return self._find(order_id)
 
     def cancel(self, order_id: str, reason: CancelReason) -> Order:
         """To CANCELLED with `reason`; an order cancelled before keeps its first reason."""

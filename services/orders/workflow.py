@@ -12,8 +12,9 @@ moto's, and the tests validate and run the same definition.
       └─ OrderCancelled ─▶ Undo (refund, release) ─▶ Settled
 
 Any other failure runs UndoFailed (refund, release) then CancelFailed and ends in the Failed
-state. An order that left PENDING meanwhile (a customer's cancel won the race) runs Undo and
-ends in Settled, leaving its status alone. Each step is idempotent (see `fulfilment.py`), so
+state. An order cancelled meanwhile (a customer's cancel won the race) runs Undo and ends in
+Settled, leaving its status alone; one confirmed before ends in Confirmed, doing nothing.
+Each step is idempotent (see `fulfilment.py`), so
 Step Functions may retry any of them.
 """
 
@@ -25,7 +26,8 @@ from services.orders.domain import CancelReason, OrderEvent
 # Error names the steps raise: the Python runtime reports an exception's class name.
 OUT_OF_STOCK = "OutOfStock"
 PAYMENT_DECLINED = "PaymentDeclined"
-ORDER_SETTLED = "OrderSettled"
+ORDER_SETTLED = "OrderSettled"  # cancelled meanwhile: give back what this run took
+ORDER_FULFILLED = "OrderFulfilled"  # confirmed before: nothing to do
 TRANSIENT = "TransientFailure"  # a store or the provider is down for now: retry with backoff
 ALL = "States.ALL"
 # What Lambda itself may throw when asked to run a function; AWS recommends retrying them.
@@ -119,6 +121,7 @@ def _undo(arn: str, next_state: str, comment: str) -> dict[str, Any]:
 def definition(arns: StepArns) -> dict[str, Any]:
     """The state machine that takes an order from PENDING to exactly one terminal state."""
     settled = ((ORDER_SETTLED,), "Undo")
+    fulfilled = ((ORDER_FULFILLED,), "Confirmed")
     failed = ((ALL,), "UndoFailed")
     states: dict[str, Any] = {
         "Route": {
@@ -133,13 +136,14 @@ def definition(arns: StepArns) -> dict[str, Any]:
             arns.reserve,
             "Pay",
             comment="Take the stock of every line, or of none",
-            catch=(((OUT_OF_STOCK,), "CancelOutOfStock"), ((ORDER_SETTLED,), "Settled"), failed),
+            # A cancelled order may hold stock an earlier attempt took before its answer was lost.
+            catch=(((OUT_OF_STOCK,), "CancelOutOfStock"), settled, fulfilled, failed),
         ),
         "Pay": _task(
             arns.pay,
             "Confirm",
             comment="Charge the order once; a transient failure is retried with backoff",
-            catch=(((PAYMENT_DECLINED,), "ReleaseDeclined"), settled, failed),
+            catch=(((PAYMENT_DECLINED,), "ReleaseDeclined"), settled, fulfilled, failed),
         ),
         "Confirm": _task(
             arns.confirm,

@@ -22,7 +22,7 @@ from services.orders.domain import (
     OrderLine,
     OrderStatus,
 )
-from services.orders.fulfilment import OrderSettled, Steps
+from services.orders.fulfilment import OrderFulfilled, OrderSettled, Steps
 from services.orders.inventory import Lines, OutOfStock, Reservation
 from services.orders.payments import ChargeStatus, PaymentDeclined
 from services.orders.ports import UnitOfWork
@@ -40,7 +40,7 @@ ARNS = StepArns(
 MACHINE = definition(ARNS)
 STATES: dict[str, dict[str, Any]] = MACHINE["States"]
 TERMINAL = {"Succeed", "Fail"}
-RAISED_BY_THE_STEPS = {OutOfStock, PaymentDeclined, OrderSettled, TransientFailure}
+RAISED_BY_THE_STEPS = {OutOfStock, PaymentDeclined, OrderSettled, OrderFulfilled, TransientFailure}
 LAMBDA_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -187,7 +187,13 @@ def test_the_error_name_constants_are_the_exception_class_names():
         OutOfStock.__name__,
         PaymentDeclined.__name__,
         OrderSettled.__name__,
-    ) == (workflow.OUT_OF_STOCK, workflow.PAYMENT_DECLINED, workflow.ORDER_SETTLED)
+        OrderFulfilled.__name__,
+    ) == (
+        workflow.OUT_OF_STOCK,
+        workflow.PAYMENT_DECLINED,
+        workflow.ORDER_SETTLED,
+        workflow.ORDER_FULFILLED,
+    )
     assert TransientFailure.__name__ == workflow.TRANSIENT
 
 
@@ -483,17 +489,6 @@ class LateReservation(FakeInventory):
         raise DependencyUnavailable("The stock store did not answer.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workflow.definition: Reserve catches OrderSettled straight to Settled, not to Undo. When "
-        "a Reserve attempt takes the stock after the customer's cancel and its OrderCancelled run "
-        "have already released (nothing, then), and Step Functions retries that attempt "
-        "(TransientFailure, a Lambda error), the retry raises OrderSettled and the run ends "
-        "without releasing: a cancelled order keeps its stock for good. Pay and Confirm route "
-        "OrderSettled to Undo; Reserve should too (release is at most once, so it is safe)."
-    ),
-)
 def test_stock_a_retried_reserve_took_after_a_customer_cancel_goes_back():
     world = World()
 
@@ -526,16 +521,6 @@ def answer_lost_once(handler: StepHandler, meanwhile: Callable[[], object]) -> S
     return handle
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "fulfilment.Steps.confirm treats only CONFIRMED as a repeat: a retried Confirm that finds "
-        "the order SHIPPED (the first attempt committed, its answer was lost, an administrator "
-        "shipped it before the retry) raises OrderSettled, and the workflow's Undo then refunds "
-        "the charge and gives the stock back of an order that has shipped. SHIPPED and "
-        "DELIVERED come only after CONFIRMED, so confirm should answer them as a repeat too."
-    ),
-)
 def test_a_confirm_retried_after_the_order_shipped_keeps_the_money_and_the_stock():
     world = World()
 
