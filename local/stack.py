@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg2
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import cognito, lambdas, resources, seed
@@ -22,6 +23,7 @@ from local.outbox import Outbox
 from local.runtime import LambdaRuntime
 from local.schedule import Every
 from services.common import settings
+from services.orders.domain import OrderEvent, order_message
 from services.orders.queue import ORDERS_QUEUE
 from services.orders.workflow import STEP_FUNCTIONS, StepArns, definition
 from services.products.dynamodb import DynamoDBProductRepository
@@ -112,6 +114,7 @@ class LocalStack:
         )
         state_machine = self._state_machine()
         os.environ[settings.STATE_MACHINE_ARN] = state_machine
+        resumed = self._resume_pending(database.url, queue.url)
         self._relay = Every(self.options.relay_seconds, "relay", self.runtime)
         self._relay.start()
         self._worker = QueueEventSource(
@@ -148,6 +151,7 @@ class LocalStack:
             "stateMachineArn": state_machine,
             "restored": restored,
             "seededProducts": added,
+            "resumedOrders": resumed,
         }
         self.stack_file.write_text(json.dumps(self.info, indent=2) + "\n")
         self._aws.save()
@@ -166,6 +170,25 @@ class LocalStack:
             self._aws.stop()
         if self._database is not None:
             self._database.stop()
+
+    @staticmethod
+    def _resume_pending(database_url: str, queue_url: str) -> int:
+        """Send again the message of every order still PENDING: moto keeps no execution across
+        a restart. The new run finds whatever the old one did, since every step is idempotent."""
+        connection = psycopg2.connect(database_url)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id::text, user_id FROM orders WHERE status = 'PENDING'")
+                pending = cursor.fetchall()
+        finally:
+            connection.close()
+        sqs = boto3.client("sqs")
+        for order_id, user_id in pending:
+            body = order_message(OrderEvent.PLACED, order_id, user_id)
+            sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+        if pending:
+            logger.info("fulfilment resumed for %d pending orders", len(pending))
+        return len(pending)
 
     @staticmethod
     def _state_machine() -> str:
