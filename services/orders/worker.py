@@ -101,7 +101,13 @@ def worker_handler(build: Callable[[], Starter] = starter_from) -> WorkerHandler
     starter = once(build)
 
     def record_handler(record: SQSRecord) -> None:
-        message = read_message(record.body)
+        try:
+            message = read_message(record.body)
+        except PoisonMessage as exc:
+            # The id and the reason only: a body that cannot be read may hold anything.
+            receives = record.attributes.approximate_receive_count
+            logger.error("message %s (receive %s) refused: %s", record.message_id, receives, exc)
+            raise
         started = starter().start(message)
         logger.info(
             "%s for order %s: %s",
