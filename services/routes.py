@@ -24,6 +24,7 @@ class Function:
     name: str
     handler: str  # "module.attribute" of the Lambda entry
     packages: tuple[str, ...]  # source packages shipped in the code archive
+    service: str  # its logs' `service` key and its metrics' `service` dimension
 
 
 @dataclass(frozen=True)
@@ -47,28 +48,33 @@ FUNCTIONS: dict[str, Function] = {
         name="products",
         handler="services.products.handler.handler",
         packages=("services/common", "services/products"),
+        service="products",
     ),
     "users": Function(
         name="users",
         handler="services.users.handler.handler",
         packages=("services/common", "services/users"),
+        service="users",
     ),
     # Orders read prices from the products table, whose key design lives with the products.
     "orders": Function(
         name="orders",
         handler="services.orders.handler.handler",
         packages=("services/common", "services/orders", "services/products"),
+        service="orders",
     ),
     # Not behind the API: the outbox relay runs on a schedule, migrations on deploy.
     "relay": Function(
         name="relay",
         handler="services.orders.relay.handler",
         packages=("services/common", "services/orders", "services/products"),
+        service="orders",
     ),
     "migrate": Function(
         name="migrate",
         handler="services.orders.migrate.handler",
         packages=("services/common", "services/orders", "services/products"),
+        service="orders",
     ),
     # Fulfilment: the queue's worker starts the state machine, whose tasks are the steps
     # (services/orders/workflow.py names the function of each step).
@@ -76,12 +82,14 @@ FUNCTIONS: dict[str, Function] = {
         name="order-worker",
         handler="services.orders.worker.handler",
         packages=("services/common", "services/orders", "services/products"),
+        service="orders",
     ),
     **{
         name: Function(
             name=name,
             handler=f"services.orders.steps.{name.replace('-', '_')}",
             packages=("services/common", "services/orders", "services/products"),
+            service="orders",
         )
         for name in (
             "reserve-stock",

@@ -39,7 +39,9 @@ def source(tmp_path: Path) -> Path:
     )
 
 
-SHOP = Function("shop", "services.shop.handler.handler", ("services/common", "services/shop"))
+SHOP = Function(
+    "shop", "services.shop.handler.handler", ("services/common", "services/shop"), service="shop"
+)
 
 
 def test_code_archive_is_byte_for_byte_reproducible(source: Path, tmp_path: Path) -> None:
@@ -122,7 +124,7 @@ def test_each_handler_imports_from_its_archive_alone(function: str, tmp_path: Pa
 
 
 def test_function_code_refuses_a_handler_outside_its_packages(source: Path, tmp_path: Path) -> None:
-    misplaced = Function("shop", "services.other.module.handler", SHOP.packages)
+    misplaced = Function("shop", "services.other.module.handler", SHOP.packages, "shop")
 
     with pytest.raises(FileNotFoundError, match=r"services/other/module\.py"):
         packaging.build_function_code(misplaced, tmp_path, root=source)
