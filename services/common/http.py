@@ -150,6 +150,13 @@ def current_principal() -> Principal | None:
     return principal_from_authorizer(request.environ.get("serverless.authorizer"))
 
 
+def request_id() -> str | None:
+    """API Gateway's id of this request: the correlation id that follows its work downstream."""
+    event = request.environ.get("serverless.event") or {}
+    value = (event.get("requestContext") or {}).get("requestId")
+    return value if isinstance(value, str) else None
+
+
 class UnsupportedMediaType(errors.DomainError):
     pass
 

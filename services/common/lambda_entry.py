@@ -10,6 +10,7 @@ import serverless_wsgi
 from flask import Flask
 
 from services.common.http import PROBLEM_JSON
+from services.common.observability import observed
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 T = TypeVar("T")
@@ -27,7 +28,17 @@ def once(build: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
-def http_handler(create_app: Callable[[], Flask]) -> LambdaHandler:
+def api_keys(event: dict[str, Any]) -> dict[str, str | None]:
+    """An API request's correlation keys: API Gateway's request id and the caller's user id."""
+    context = event.get("requestContext") or {}
+    claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims") or {}
+    return {"correlation_id": context.get("requestId"), "user_id": claims.get("sub")}
+
+
+def http_handler(
+    create_app: Callable[[], Flask],
+    keys_of: Callable[[dict[str, Any]], dict[str, str | None]] = api_keys,
+) -> LambdaHandler:
     """A Lambda handler that builds the app lazily, on the first event, and reuses it after."""
     app = once(create_app)
     # Problem documents are text; without this serverless-wsgi would base64-encode them.
@@ -38,4 +49,5 @@ def http_handler(create_app: Callable[[], Flask]) -> LambdaHandler:
         response: dict[str, Any] = serverless_wsgi.handle_request(app(), event, context)
         return response
 
-    return handle
+    entry: LambdaHandler = observed(handle, keys_of)
+    return entry

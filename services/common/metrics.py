@@ -16,5 +16,6 @@ class Metric(StrEnum):
     COLD_START = "ColdStart"  # Powertools' own, with the function_name dimension
 
 
+DEFAULT_NAMESPACE = "ecommerce"  # when POWERTOOLS_METRICS_NAMESPACE is not set (tests, local)
 REASON = "Reason"  # the dimension of ORDERS_CANCELLED
 SERVICE = "service"  # Powertools' default dimension

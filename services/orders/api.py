@@ -1,15 +1,28 @@
 """HTTP routes of the orders service: parse, call the service, shape the answer."""
 
+import logging
+
 from flask import Blueprint, Response, current_app, request
 
 from services.common.auth import require_admin, require_user
-from services.common.http import current_principal, json_response, read_json, read_query, validate
+from services.common.http import (
+    current_principal,
+    json_response,
+    read_json,
+    read_query,
+    request_id,
+    validate,
+)
+from services.common.metrics import REASON, Metric
+from services.common.observability import correlate, count
 from services.orders import service
-from services.orders.domain import OrderStatus
+from services.orders.domain import CancelReason, OrderStatus
 from services.orders.schemas import HeadersIn, ListQuery, PlaceOrderIn
 from services.orders.wiring import OrdersPorts
 
 PORTS = "orders.ports"
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("orders", __name__)
 
@@ -34,10 +47,17 @@ def place_order() -> Response:
         user_id=caller.user_id,
         request=body.request(),
         idempotency_key=headers.idempotency_key,
+        correlation_id=request_id(),
     )
-    answer = {"Location": f"/orders/{placement.response.order_id}"}
+    order_id = placement.response.order_id
+    correlate(order_id=order_id)
+    answer = {"Location": f"/orders/{order_id}"}
     if placement.replayed:
         answer["Idempotent-Replayed"] = "true"
+        logger.info("order %s: a repeated request answered again", order_id)
+    else:
+        logger.info("order %s placed", order_id)
+        count(Metric.ORDERS_PLACED)
     return json_response(placement.response.body, placement.response.status, answer)
 
 
@@ -61,7 +81,8 @@ def get_order(id: str) -> Response:
 def cancel_order(id: str) -> Response:
     caller = require_user(current_principal())
     ports = _ports()
-    order = service.cancel_order(ports.steps, ports.publisher, caller.user_id, id)
+    order = service.cancel_order(ports.steps, ports.publisher, caller.user_id, id, request_id())
+    count(Metric.ORDERS_CANCELLED, {REASON: CancelReason.CANCELLED_BY_CUSTOMER.value})
     return json_response(order.to_json())
 
 

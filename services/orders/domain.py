@@ -35,9 +35,15 @@ class OrderEvent(StrEnum):
     CANCELLED = "OrderCancelled"  # the customer cancelled it: undo any stock or payment held
 
 
-def order_message(event: OrderEvent, order_id: str, user_id: str) -> dict[str, str]:
-    """The queue message announcing `event` for an order (ids only, nothing personal)."""
-    return {"type": event.value, "orderId": order_id, "userId": user_id}
+def order_message(
+    event: OrderEvent, order_id: str, user_id: str, correlation_id: str | None = None
+) -> dict[str, str]:
+    """The queue message announcing `event` for an order (ids only, nothing personal); the
+    correlation id (the API request's) follows the order into the workflow's logs."""
+    message = {"type": event.value, "orderId": order_id, "userId": user_id}
+    if correlation_id:
+        message["correlationId"] = correlation_id
+    return message
 
 
 # The only moves an order can make; every status change goes through `check_transition`.
@@ -111,8 +117,8 @@ class Order:
     def total(self) -> Decimal:
         return sum((line.line_total for line in self.lines), Decimal("0.00"))
 
-    def message(self, event: OrderEvent) -> dict[str, str]:
-        return order_message(event, self.id, self.user_id)
+    def message(self, event: OrderEvent, correlation_id: str | None = None) -> dict[str, str]:
+        return order_message(event, self.id, self.user_id, correlation_id)
 
     def to_json(self) -> dict[str, Any]:
         """The order as clients see it (the payment token stays inside)."""

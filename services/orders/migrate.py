@@ -3,13 +3,14 @@
 from typing import Any
 
 from services.common.aws import AwsClients
+from services.common.observability import observed
 from services.common.settings import Settings
 from services.orders import migrations
 from services.orders.database import MIGRATION_LIMITS
 from services.orders.wiring import database_from
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+def migrate(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     settings = Settings.from_env()
     database = database_from(settings, AwsClients(settings), MIGRATION_LIMITS)
     try:
@@ -17,3 +18,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
     finally:
         database.discard()
     return {"applied": applied}
+
+
+handler = observed(migrate, lambda event: {})

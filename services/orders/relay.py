@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.common.lambda_entry import once
+from services.common.observability import observed
 from services.orders import service
 from services.orders.wiring import OrdersPorts, ports_from
 
@@ -23,7 +24,8 @@ def relay_handler(build_ports: Callable[[], OrdersPorts] = ports_from) -> RelayH
             logger.info("relayed %d outbox messages", sent)
         return {"sent": sent}
 
-    return handle
+    entry: RelayHandler = observed(handle, lambda event: {})
+    return entry
 
 
 handler = relay_handler()

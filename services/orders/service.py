@@ -34,6 +34,7 @@ def place_order(
     user_id: str,
     request: OrderRequest,
     idempotency_key: str | None = None,
+    correlation_id: str | None = None,
     clock: Clock = utc_now,
 ) -> Placement:
     """Write the order, its lines and its message in one transaction, then send the message.
@@ -50,7 +51,7 @@ def place_order(
         order = _priced_order(catalogue, user_id, request, timestamp(clock()))
         response = StoredResponse(ACCEPTED, order.to_json(), order.id)
         uow.orders.add(order)
-        message = uow.outbox.add(order.id, order.message(OrderEvent.PLACED))
+        message = uow.outbox.add(order.id, order.message(OrderEvent.PLACED, correlation_id))
         if idempotency_key is not None:
             uow.idempotency.complete(user_id, idempotency_key, request.fingerprint(), response)
         uow.commit()
@@ -130,7 +131,13 @@ def relay_outbox(
     return len(sent)
 
 
-def cancel_order(steps: Steps, publisher: Publisher, user_id: str, order_id: str) -> Order:
+def cancel_order(
+    steps: Steps,
+    publisher: Publisher,
+    user_id: str,
+    order_id: str,
+    correlation_id: str | None = None,
+) -> Order:
     """The customer cancels their own order: 404 for anyone else's, 409 unless PENDING or
     CONFIRMED. Stock is given back and any payment refunded.
 
@@ -144,7 +151,7 @@ def cancel_order(steps: Steps, publisher: Publisher, user_id: str, order_id: str
             order_id, OrderStatus.CANCELLED, CancelReason.CANCELLED_BY_CUSTOMER,
             timestamp(steps.clock()),
         )  # fmt: skip
-        message = uow.outbox.add(order.id, order.message(OrderEvent.CANCELLED))
+        message = uow.outbox.add(order.id, order.message(OrderEvent.CANCELLED, correlation_id))
         uow.commit()
     try:
         steps.undo(order.id)

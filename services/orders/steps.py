@@ -12,8 +12,11 @@ from typing import Any
 
 from services.common.errors import DependencyUnavailable
 from services.common.lambda_entry import once
+from services.common.metrics import REASON, Metric
+from services.common.observability import count, observed
 from services.orders.domain import CancelReason
 from services.orders.fulfilment import Steps
+from services.orders.payments import PaymentDeclined
 from services.orders.wiring import steps_from
 
 logger = logging.getLogger(__name__)
@@ -46,7 +49,17 @@ def step_handler(action: Action, build: Callable[[], Steps] = steps_from) -> Ste
             logger.warning("step %s of order %s failed for now: %s", step, order_id, exc.detail)
             raise TransientFailure(exc.detail) from exc
 
-    return handle
+    entry: StepHandler = observed(handle, _keys)
+    return entry
+
+
+def _keys(event: dict[str, Any]) -> dict[str, str | None]:
+    """The correlation keys the workflow passes to every step (see workflow.py)."""
+    return {
+        "correlation_id": event.get("correlationId"),
+        "order_id": event.get("orderId"),
+        "user_id": event.get("userId"),
+    }
 
 
 def _reserve(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -55,16 +68,25 @@ def _reserve(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, An
 
 
 def _pay(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
-    steps.pay(order_id)
+    try:
+        steps.pay(order_id)
+    except PaymentDeclined:
+        count(Metric.PAYMENTS_DECLINED)
+        raise
     return {"charged": True}
 
 
 def _confirm(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
-    return {"status": steps.confirm(order_id).status.value}
+    order = steps.confirm(order_id)
+    count(Metric.ORDERS_CONFIRMED)  # a retried confirm may count twice: a rare overcount
+    return {"status": order.status.value}
 
 
 def _cancel(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any]:
-    order = steps.cancel(order_id, CancelReason(str(event.get("reason"))))
+    reason = CancelReason(str(event.get("reason")))
+    order = steps.cancel(order_id, reason)
+    if order.status_reason == reason.value:  # not when the customer's cancel came first
+        count(Metric.ORDERS_CANCELLED, {REASON: reason.value})
     return {"status": order.status.value, "statusReason": order.status_reason}
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common.aws import AwsClients
 from services.common.lambda_entry import once
+from services.common.observability import correlate, observed
 from services.common.settings import Settings
 from services.orders.domain import OrderEvent
 
@@ -42,6 +43,7 @@ class OrderMessage(BaseModel):
         pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
     )
     user_id: str = Field(alias="userId", min_length=1, max_length=128)
+    correlation_id: str = Field("", alias="correlationId", max_length=128)
 
     @property
     def execution_name(self) -> str:
@@ -54,7 +56,15 @@ class OrderMessage(BaseModel):
     def execution_input(self) -> str:
         # The same message always gives the same input: a duplicate start while the first run
         # is still going is then answered with that run, as Step Functions does.
-        return json.dumps({"orderId": self.order_id, "type": self.type.value}, sort_keys=True)
+        return json.dumps(
+            {
+                "orderId": self.order_id,
+                "type": self.type.value,
+                "userId": self.user_id,
+                "correlationId": self.correlation_id,
+            },
+            sort_keys=True,
+        )
 
 
 class PoisonMessage(ValueError):
@@ -108,6 +118,11 @@ def worker_handler(build: Callable[[], Starter] = starter_from) -> WorkerHandler
             receives = record.attributes.approximate_receive_count
             logger.error("message %s (receive %s) refused: %s", record.message_id, receives, exc)
             raise
+        correlate(
+            correlation_id=message.correlation_id,
+            order_id=message.order_id,
+            user_id=message.user_id,
+        )
         started = starter().start(message)
         logger.info(
             "%s for order %s: %s",
@@ -123,7 +138,8 @@ def worker_handler(build: Callable[[], Starter] = starter_from) -> WorkerHandler
         )
         return dict(response)
 
-    return handle
+    entry: WorkerHandler = observed(handle, lambda event: {})  # keys are set per message
+    return entry
 
 
 handler = worker_handler()

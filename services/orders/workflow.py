@@ -81,7 +81,12 @@ def _task(
     undo: bool = False,
     catch: tuple[tuple[tuple[str, ...], str], ...] = (),
 ) -> dict[str, Any]:
-    parameters: dict[str, Any] = {"orderId.$": "$.orderId"}
+    # The worker always sets the three: every step's logs carry the same correlation keys.
+    parameters: dict[str, Any] = {
+        "orderId.$": "$.orderId",
+        "userId.$": "$.userId",
+        "correlationId.$": "$.correlationId",
+    }
     if reason is not None:
         parameters["reason"] = reason.value
     retry = (

@@ -44,7 +44,7 @@ from local.resources import (
     ensure_state_machine,
     ensure_user_pool,
 )
-from local.runtime import LambdaRuntime
+from local.runtime import LambdaContext, LambdaRuntime
 from services.common import settings as names
 from services.common.aws import AwsClients
 from services.common.dynamodb import from_item, to_item
@@ -212,9 +212,11 @@ class Api:
 
     handler: LambdaHandler
     replies: list[Reply] = field(default_factory=list)
+    function: str = "api"  # the context's function name
 
     def call(self, method: str, path: str, **options: Any) -> Reply:
-        reply = Reply.of(self.handler(build_event(method, path, **options), None))
+        event = build_event(method, path, **options)
+        reply = Reply.of(self.handler(event, LambdaContext(self.function)))
         self.replies.append(reply)
         return reply
 
@@ -725,3 +727,14 @@ def fulfilment(orders: OrdersStack, monkeypatch: pytest.MonkeyPatch) -> Iterator
         stack.settle()  # no execution may outlive the test's mock
     finally:
         lambdas.install(None)
+
+
+def placed_message(order_id: str) -> dict[str, str]:
+    """The queue message of an order placed by CUSTOMER_CLAIMS through the JWT event: ids only,
+    and the API request's id as the correlation id that follows it downstream."""
+    return {
+        "type": "OrderPlaced",
+        "orderId": order_id,
+        "userId": CUSTOMER_CLAIMS["sub"],
+        "correlationId": load_event("apigw_v2_jwt.json")["requestContext"]["requestId"],
+    }

@@ -5,15 +5,19 @@ Every test ends with the invariants: each order in one state, its stock and its 
 that state, and no product's stock below zero.
 """
 
+import json
+import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from services.common import observability
 from services.orders.payments import ChargeStatus
-from tests.integration.conftest import CUSTOMER_CLAIMS, Api, Fulfilment, OrdersStack
+from tests.integration.conftest import CUSTOMER_CLAIMS, Api, Fulfilment, OrdersStack, load_event
 
 OTHER_CUSTOMER = {**CUSTOMER_CLAIMS, "sub": "5d6e7f80-0000-4000-8000-000000000002",
                   "username": "5d6e7f80-0000-4000-8000-000000000002"}  # fmt: skip
@@ -256,3 +260,46 @@ def test_a_poison_message_goes_to_the_dead_letter_queue_and_blocks_nothing(fulfi
     ).get("Messages", [])
     assert [m["Body"] for m in dead] == ['{"type": "OrderPlaced"}']
     check_invariants(fulfilment, {shoe: 10})
+
+
+class JsonLines(logging.Handler):
+    """The JSON lines the functions write, as CloudWatch Logs would receive them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(observability.logger.registered_formatter)
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def logs() -> Iterator[JsonLines]:
+    handler = JsonLines()
+    services = logging.getLogger("services")
+    services.addHandler(handler)
+    yield handler
+    services.removeHandler(handler)
+
+
+def test_the_request_id_follows_the_order_through_the_queue_and_every_step(
+    fulfilment, orders, api, logs
+):
+    shoe = orders.add_product("Trail shoe", "129.99")
+    request_id = load_event("apigw_v2_jwt.json")["requestContext"]["requestId"]
+
+    order_id = place(api, {shoe: 1}, token="tok_flaky")
+    fulfilment.settle()
+
+    about_the_order = [line for line in logs.lines if line.get("order_id") == order_id]
+    said = {line["message"].split(":")[0] for line in about_the_order}
+    assert f"order {order_id} placed" in said  # the API
+    assert f"OrderPlaced for order {order_id}" in said  # the worker
+    assert f"step pay of order {order_id} failed for now" in said  # a step, then its retry
+    assert f"payment for order {order_id} charged (tok_***)" in said
+    for line in about_the_order:
+        assert line["correlation_id"] == request_id, line
+        assert line["user_id"] == CUSTOMER_CLAIMS["sub"], line
+        assert line["function_request_id"], line  # which invocation, for the Lambda report
+        assert "tok_flaky" not in json.dumps(line)  # the token is masked everywhere

@@ -13,7 +13,14 @@ import psycopg2.extensions
 import pytest
 
 from services.orders.database import Database
-from tests.integration.conftest import CUSTOMER_CLAIMS, JSON, Api, OrdersStack, Reply
+from tests.integration.conftest import (
+    CUSTOMER_CLAIMS,
+    JSON,
+    Api,
+    OrdersStack,
+    Reply,
+    placed_message,
+)
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ORDER_FIELDS = {
@@ -115,9 +122,7 @@ def test_the_order_its_lines_and_one_outbox_row_are_stored(orders, api, shoe, so
         (2, sock, "Wool sock", Decimal("0.10"), 3, Decimal("0.30")),
     ]
     outbox = orders.sql.rows("SELECT order_id::text, body, sent_at IS NOT NULL FROM outbox")
-    assert outbox == [
-        (order["id"], {"type": "OrderPlaced", "orderId": order["id"], "userId": CUSTOMER}, True)
-    ]
+    assert outbox == [(order["id"], placed_message(order["id"]), True)]
     assert orders.sql.counts() == {
         "orders": 1,
         "order_items": 2,
@@ -130,11 +135,7 @@ def test_the_message_reaches_the_queue_and_its_outbox_row_is_marked_sent(orders,
     order = place(api, (shoe, 1)).json()
 
     (message,) = orders.received()
-    assert json.loads(message["Body"]) == {
-        "type": "OrderPlaced",
-        "orderId": order["id"],
-        "userId": CUSTOMER,
-    }
+    assert json.loads(message["Body"]) == placed_message(order["id"])
     outbox_id, sent = orders.sql.rows("SELECT id, sent_at IS NOT NULL FROM outbox")[0]
     assert message["MessageAttributes"]["outboxId"]["StringValue"] == str(outbox_id)
     assert sent

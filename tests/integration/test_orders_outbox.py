@@ -18,6 +18,7 @@ from tests.integration.conftest import (
     Api,
     OrdersStack,
     load_event,
+    placed_message,
     unreachable_client,
 )
 
@@ -113,9 +114,7 @@ def test_the_relay_delivers_what_was_left_marks_it_sent_and_then_sends_nothing(
 
     assert service.relay_outbox(new_unit_of_work, working_publisher) == 1
 
-    assert delivered(orders) == [
-        {"type": "OrderPlaced", "orderId": order["id"], "userId": CUSTOMER}
-    ]
+    assert delivered(orders) == [placed_message(order["id"])]
     assert outbox(orders) == [(order["id"], True)]
 
     assert service.relay_outbox(new_unit_of_work, working_publisher) == 0
@@ -176,11 +175,7 @@ def test_the_relay_entry_delivers_on_a_scheduled_event_and_then_sends_nothing(
     assert relay_entry(event, None) == {"sent": 1}
 
     (message,) = orders.received()
-    assert json.loads(message["Body"]) == {
-        "type": "OrderPlaced",
-        "orderId": order["id"],
-        "userId": CUSTOMER,
-    }
+    assert json.loads(message["Body"]) == placed_message(order["id"])
     assert outbox(orders) == [(order["id"], True)]
     assert relay_entry(event, None) == {"sent": 0}
     assert delivered(orders) == []

@@ -90,7 +90,10 @@ def test_the_event_from_the_queue_starts_one_run_named_after_the_order(handler, 
         {
             "stateMachineArn": STATE_MACHINE,
             "name": ORDER_ID,
-            "input": json.dumps({"orderId": ORDER_ID, "type": "OrderPlaced"}, sort_keys=True),
+            "input": json.dumps(
+                {"orderId": ORDER_ID, "type": "OrderPlaced", "userId": ANA, "correlationId": ""},
+                sort_keys=True,
+            ),
         }
     ]
 
@@ -100,15 +103,30 @@ def test_a_cancel_starts_its_own_run_with_the_cancelled_suffix(handler, stepfunc
 
     assert response == {"batchItemFailures": []}
     assert started(stepfunctions) == {
-        ORDER_ID: {"orderId": ORDER_ID, "type": "OrderPlaced"},
-        f"{ORDER_ID}-cancelled": {"orderId": ORDER_ID, "type": "OrderCancelled"},
+        ORDER_ID: {"orderId": ORDER_ID, "type": "OrderPlaced", "userId": ANA, "correlationId": ""},
+        f"{ORDER_ID}-cancelled": {
+            "orderId": ORDER_ID,
+            "type": "OrderCancelled",
+            "userId": ANA,
+            "correlationId": "",
+        },
     }
 
 
 def test_the_run_gets_ids_only_whatever_else_the_message_carries(handler, stepfunctions):
-    handler(batch(body(note="leave at the door", email="ana@example.com")), None)
+    handler(
+        batch(body(note="leave at the door", email="ana@example.com", correlationId="req-1")),
+        None,
+    )
 
-    assert started(stepfunctions) == {ORDER_ID: {"orderId": ORDER_ID, "type": "OrderPlaced"}}
+    assert started(stepfunctions) == {
+        ORDER_ID: {
+            "orderId": ORDER_ID,
+            "type": "OrderPlaced",
+            "userId": ANA,
+            "correlationId": "req-1",
+        }
+    }
 
 
 def test_the_same_message_twice_starts_one_run_with_the_same_input(handler, stepfunctions):

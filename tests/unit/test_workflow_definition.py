@@ -232,8 +232,10 @@ ACTIONS: dict[str, entries.Action] = {
     "release": entries._release,
     "refund": entries._refund,
 }
-PLACED = {"orderId": ORDER_ID, "type": OrderEvent.PLACED.value}
-CANCELLED = {"orderId": ORDER_ID, "type": OrderEvent.CANCELLED.value}
+# What the worker starts a run with: the order, the event and the correlation keys.
+KEYS = {"orderId": ORDER_ID, "userId": ANA, "correlationId": "Jx9aZhmwIAMEMbQ="}
+PLACED = {**KEYS, "type": OrderEvent.PLACED.value}
+CANCELLED = {**KEYS, "type": OrderEvent.CANCELLED.value}
 HAPPY = ["Route", "Reserve", "Pay", "Confirm", "Confirmed"]
 UNDONE = ["Undo", "UndoRelease", "Settled"]
 

@@ -1,0 +1,77 @@
+"""Logs, metrics and traces for every Lambda entry, with Powertools for AWS Lambda.
+
+- **Logs** are JSON. Every module logs through the standard `logging.getLogger(__name__)`; the
+  `services` logger writes through Powertools' formatter, so each line carries the keys of the
+  invocation: `correlation_id` (the API request id, carried in the queue message and the
+  workflow's input to the worker and every step), `user_id`, `order_id`, the function's
+  `function_request_id` and `cold_start`. Ids only: no e-mail, token or body is ever logged.
+- **Metrics** use the embedded metric format (a JSON line CloudWatch turns into a metric), one
+  line per data point, in the stack's namespace (POWERTOOLS_METRICS_NAMESPACE) with the
+  `service` dimension (POWERTOOLS_SERVICE_NAME). Names are in `services/common/metrics.py`.
+- **Traces** go to X-Ray through Powertools' Tracer, which is active on Lambda only.
+"""
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from services.common.metrics import DEFAULT_NAMESPACE, SERVICE, Metric
+
+Handler = Callable[[Any, Any], Any]
+KeysOf = Callable[[Any], Mapping[str, str | None]]
+
+logger = Logger()  # service name, level and sampling from the POWERTOOLS_* variables
+tracer = Tracer()  # patches boto3 and the other libraries X-Ray knows, when tracing is on
+_services = logging.getLogger("services")
+_services.handlers = [logger.registered_handler]
+_services.setLevel(logger.log_level)
+_services.propagate = False
+
+
+def correlate(**keys: str | None) -> None:
+    """Add correlation keys to every log line of the rest of this invocation (None: skipped)."""
+    logger.thread_safe_append_keys(**{name: value for name, value in keys.items() if value})
+
+
+def count(metric: Metric, dimensions: Mapping[str, str] | None = None, value: float = 1) -> None:
+    """Emit one data point of a business metric, with the service and any extra dimensions."""
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+    with single_metric(
+        name=metric.value, unit=MetricUnit.Count, value=value, namespace=namespace
+    ) as point:
+        point.add_dimension(SERVICE, os.environ.get("POWERTOOLS_SERVICE_NAME", "ecommerce"))
+        for name, dimension in (dimensions or {}).items():
+            point.add_dimension(name, dimension)
+
+
+def observed(handle: Handler, keys_of: KeysOf) -> Handler:
+    """A Lambda entry with its invocation's correlation keys on every log line, a ColdStart
+    metric on its container's first event, and an X-Ray segment around it."""
+    cold = [True]
+
+    def entry(event: Any, context: Any) -> Any:
+        cold_start, cold[0] = cold[0], False
+        logger.thread_safe_clear_keys()
+        try:
+            keys = dict(keys_of(event))
+        except (AttributeError, KeyError, TypeError):
+            keys = {}  # an odd event is the handler's to refuse; its logs go uncorrelated
+        correlate(
+            function_request_id=getattr(context, "aws_request_id", None),
+            cold_start=str(cold_start).lower(),
+            **keys,
+        )
+        if cold_start:
+            function = getattr(context, "function_name", None) or "unknown"
+            count(Metric.COLD_START, {"function_name": function})
+        try:
+            return handle(event, context)
+        finally:
+            logger.thread_safe_clear_keys()
+
+    traced: Handler = tracer.capture_lambda_handler(entry, capture_response=False)  # no bodies
+    return traced
