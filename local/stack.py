@@ -222,6 +222,9 @@ class LocalStack:
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
                 settings.PRODUCTS_TABLE: PRODUCTS_TABLE,
+                # One process runs every function here, so they share one service name.
+                "POWERTOOLS_SERVICE_NAME": "ecommerce",
+                "POWERTOOLS_METRICS_NAMESPACE": "ecommerce/local",
             }
         )
         os.environ.pop("AWS_PROFILE", None)
