@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json
 TEST_TOOLS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP))
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev dev-reset test test-fast lint format constraints clean
+.PHONY: help install dev dev-reset test test-fast smoke lint format constraints clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,21 @@ test: install $(TEST_TOOLS) ## run the full test suite (unit, integration, infra
 test-fast: install $(TEST_TOOLS) ## everything but the end-to-end tests
 	$(BIN)/python -m pytest -m "not e2e"
 
+# `make smoke` writes the deployed stack's outputs here (STACK names the stack; the selected one
+# otherwise); SMOKE_STACK=.local/stack.json drives the stack `make dev` runs instead. pytest's
+# --confcutdir keeps tests/conftest.py, which swaps in fake AWS credentials for every other test,
+# out: the smoke tests use the deployer's own (they create and delete a Cognito user).
+SMOKE_STACK ?= .smoke/stack.json
+
+smoke: install ## end-to-end checks against a deployed stack (STACK=dev-you, or SMOKE_STACK=file)
+ifeq ($(SMOKE_STACK),.smoke/stack.json)
+	@command -v pulumi >/dev/null || { echo "make smoke needs the Pulumi CLI (or SMOKE_STACK=<stack file>)"; exit 1; }
+	@mkdir -p .smoke && echo '*' > .smoke/.gitignore
+	pulumi stack output --json $(if $(STACK),--stack $(STACK)) > .smoke/stack.json.tmp
+	@mv .smoke/stack.json.tmp .smoke/stack.json
+endif
+	SMOKE_STACK=$(SMOKE_STACK) $(BIN)/python -m pytest tests/smoke --confcutdir=tests/smoke
+
 lint: install ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -53,4 +68,4 @@ constraints: install ## re-pin every transitive dependency from the current .ven
 	 $(BIN)/pip freeze --exclude-editable) > constraints.txt
 
 clean: ## remove the virtualenv, build output and local state
-	rm -rf $(VENV) .build .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .build .local .smoke .pytest_cache .mypy_cache .ruff_cache
