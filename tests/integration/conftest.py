@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from services.common.settings import USER_POOL_CLIENT_ID, Settings
 from services.orders.app import create_app as create_orders_app
 from services.orders.database import Database
 from services.orders.fulfilment import Steps
+from services.orders.payments import ChargeStatus
 from services.orders.queue import ORDERS_QUEUE
 from services.orders.wiring import OrdersPorts, database_from, ports_from, steps_from
 from services.orders.workflow import STEP_FUNCTIONS, StepArns, definition
@@ -667,6 +669,16 @@ class Fulfilment:
             for execution in page["executions"]
         ]
 
+    def finish(self, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """Wait until no execution runs, delivering nothing more; the executions."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            executions = self.executions()
+            if all(e["status"] != "RUNNING" for e in executions):
+                return executions
+            time.sleep(0.05)
+        raise AssertionError(f"executions still running after {timeout} s")
+
     def settle(self, timeout: float = 60.0) -> list[dict[str, Any]]:
         """Deliver the queue and wait until no execution runs; the executions."""
         deadline = time.monotonic() + timeout
@@ -697,6 +709,28 @@ class Fulfilment:
     def steps(self) -> Steps:
         """The steps' stores, as the step functions see them, for checking what they hold."""
         return steps_from(self.orders.settings, self.orders.clients(), self.orders.database())
+
+    def check_invariants(self, products: dict[str, int]) -> None:
+        """Each order's stock and charge match its status; stock adds up and is never negative:
+        no order lost, none oversold, none charged without being confirmed."""
+        steps = self.steps()
+        held: Counter[str] = Counter()
+        rows = self.orders.sql.rows("SELECT id::text, status FROM orders")
+        for order_id, status in rows:
+            reservation = steps.inventory.get(order_id)
+            charge = steps.payments.get(order_id)
+            kept = reservation is not None and not reservation.released
+            charged = charge is not None and charge.status is ChargeStatus.CHARGED
+            settled = status in ("CONFIRMED", "SHIPPED", "DELIVERED")
+            assert settled or status == "CANCELLED", (order_id, status)
+            assert (kept, charged) == (settled, settled), (order_id, status, reservation, charge)
+            if kept:
+                assert reservation is not None
+                held.update(dict(reservation.lines))
+        for product_id, initial in products.items():
+            stock = self.stock(product_id)
+            assert stock >= 0
+            assert stock + held[product_id] == initial, (product_id, stock, held[product_id])
 
 
 @pytest.fixture
@@ -738,3 +772,26 @@ def placed_message(order_id: str) -> dict[str, str]:
         "userId": CUSTOMER_CLAIMS["sub"],
         "correlationId": load_event("apigw_v2_jwt.json")["requestContext"]["requestId"],
     }
+
+
+def place(api: Api, lines: dict[str, int], token: str | None = None) -> str:
+    """A customer's order for `lines` (product id: quantity); its id."""
+    body: dict[str, Any] = {
+        "items": [{"productId": pid, "quantity": quantity} for pid, quantity in lines.items()]
+    }
+    if token is not None:
+        body["paymentToken"] = token
+    reply = api.post("/orders", body=body, claims=CUSTOMER_CLAIMS)
+    assert reply.status == 202, reply.text
+    return str(reply.json()["id"])
+
+
+def order_of(api: Api, order_id: str) -> dict[str, Any]:
+    reply = api.get(f"/orders/{order_id}", claims=CUSTOMER_CLAIMS)
+    assert reply.status == 200, reply.text
+    order: dict[str, Any] = reply.json()
+    return order
+
+
+def cancel(api: Api, order_id: str, claims: dict[str, str] = CUSTOMER_CLAIMS) -> Reply:
+    return api.post(f"/orders/{order_id}/cancel", claims=claims, content_type=None)

@@ -17,7 +17,16 @@ import pytest
 
 from services.common import observability
 from services.orders.payments import ChargeStatus
-from tests.integration.conftest import CUSTOMER_CLAIMS, Api, Fulfilment, OrdersStack, load_event
+from tests.integration.conftest import (
+    CUSTOMER_CLAIMS,
+    Api,
+    Fulfilment,
+    OrdersStack,
+    cancel,
+    load_event,
+    order_of,
+    place,
+)
 
 OTHER_CUSTOMER = {**CUSTOMER_CLAIMS, "sub": "5d6e7f80-0000-4000-8000-000000000002",
                   "username": "5d6e7f80-0000-4000-8000-000000000002"}  # fmt: skip
@@ -26,50 +35,6 @@ OTHER_CUSTOMER = {**CUSTOMER_CLAIMS, "sub": "5d6e7f80-0000-4000-8000-00000000000
 @pytest.fixture
 def api(orders: OrdersStack) -> Api:
     return orders.api()
-
-
-def place(api: Api, lines: dict[str, int], token: str | None = None) -> str:
-    body: dict[str, Any] = {
-        "items": [{"productId": pid, "quantity": quantity} for pid, quantity in lines.items()]
-    }
-    if token is not None:
-        body["paymentToken"] = token
-    reply = api.post("/orders", body=body, claims=CUSTOMER_CLAIMS)
-    assert reply.status == 202, reply.text
-    return str(reply.json()["id"])
-
-
-def order_of(api: Api, order_id: str) -> dict[str, Any]:
-    reply = api.get(f"/orders/{order_id}", claims=CUSTOMER_CLAIMS)
-    assert reply.status == 200, reply.text
-    order: dict[str, Any] = reply.json()
-    return order
-
-
-def cancel(api: Api, order_id: str, claims: dict[str, str] = CUSTOMER_CLAIMS) -> Any:
-    return api.post(f"/orders/{order_id}/cancel", claims=claims, content_type=None)
-
-
-def check_invariants(fulfilment: Fulfilment, products: dict[str, int]) -> None:
-    """Each order's stock and charge match its status; stock adds up and is never negative."""
-    steps = fulfilment.steps()
-    held: Counter[str] = Counter()
-    rows = fulfilment.orders.sql.rows("SELECT id::text, status FROM orders")
-    for order_id, status in rows:
-        reservation = steps.inventory.get(order_id)
-        charge = steps.payments.get(order_id)
-        kept = reservation is not None and not reservation.released
-        charged = charge is not None and charge.status is ChargeStatus.CHARGED
-        settled = status in ("CONFIRMED", "SHIPPED", "DELIVERED")
-        assert settled or status == "CANCELLED", (order_id, status)
-        assert (kept, charged) == (settled, settled), (order_id, status, reservation, charge)
-        if kept:
-            assert reservation is not None
-            held.update(dict(reservation.lines))
-    for product_id, initial in products.items():
-        stock = fulfilment.stock(product_id)
-        assert stock >= 0
-        assert stock + held[product_id] == initial, (product_id, stock, held[product_id])
 
 
 def test_an_order_is_reserved_charged_and_confirmed(fulfilment, orders, api):
@@ -85,7 +50,7 @@ def test_an_order_is_reserved_charged_and_confirmed(fulfilment, orders, api):
     assert charge is not None
     assert charge.amount == order["total"] * 1
     assert [(e["name"], e["status"]) for e in executions] == [(order_id, "SUCCEEDED")]
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 def test_out_of_stock_cancels_and_reserves_nothing(fulfilment, orders, api):
@@ -100,7 +65,7 @@ def test_out_of_stock_cancels_and_reserves_nothing(fulfilment, orders, api):
     assert (order["status"], order["statusReason"]) == ("CANCELLED", "OUT_OF_STOCK")
     assert (fulfilment.stock(shoe), fulfilment.stock(sock)) == (10, 1)  # all or nothing
     assert fulfilment.steps().payments.get(order_id) is None
-    check_invariants(fulfilment, {shoe: 10, sock: 1})
+    fulfilment.check_invariants({shoe: 10, sock: 1})
 
 
 def test_a_declined_payment_gives_the_stock_back(fulfilment, orders, api):
@@ -115,7 +80,7 @@ def test_a_declined_payment_gives_the_stock_back(fulfilment, orders, api):
     reservation = fulfilment.steps().inventory.get(order_id)
     assert reservation is not None
     assert reservation.released
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 def test_a_flaky_payment_is_retried_and_charged_once(fulfilment, orders, api):
@@ -128,7 +93,7 @@ def test_a_flaky_payment_is_retried_and_charged_once(fulfilment, orders, api):
     charge = fulfilment.steps().payments.get(order_id)
     assert charge is not None
     assert (charge.status, charge.attempts) == (ChargeStatus.CHARGED, 2)
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 def test_a_message_delivered_three_times_starts_one_execution(fulfilment, orders, api):
@@ -146,7 +111,7 @@ def test_a_message_delivered_three_times_starts_one_execution(fulfilment, orders
     charge = fulfilment.steps().payments.get(order_id)
     assert charge is not None
     assert charge.attempts == 1  # one charge
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 def test_thirty_orders_for_ten_in_stock_confirm_exactly_ten(fulfilment, orders, api):
@@ -167,7 +132,7 @@ def test_thirty_orders_for_ten_in_stock_confirm_exactly_ten(fulfilment, orders, 
     )
     assert outcomes == {("CONFIRMED", None): 10, ("CANCELLED", "OUT_OF_STOCK"): 20}
     assert fulfilment.stock(shoe) == 0
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 def test_a_customer_cancel_of_a_confirmed_order_restores_stock_and_refunds(fulfilment, orders, api):
@@ -191,7 +156,7 @@ def test_a_customer_cancel_of_a_confirmed_order_restores_stock_and_refunds(fulfi
     executions = fulfilment.settle()  # the cancellation's own run finds nothing left to undo
     assert sorted(e["name"] for e in executions) == [order_id, f"{order_id}-cancelled"]
     assert {e["status"] for e in executions} == {"SUCCEEDED"}
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 def test_another_customer_cannot_cancel_an_order(fulfilment, orders, api):
@@ -203,7 +168,7 @@ def test_another_customer_cannot_cancel_an_order(fulfilment, orders, api):
     assert reply.status == 404
     fulfilment.settle()
     assert order_of(api, order_id)["status"] == "CONFIRMED"
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 @pytest.mark.parametrize("events_before_cancel", [0, 4, 8, 12, 16, 20])
@@ -228,7 +193,7 @@ def test_a_cancel_racing_the_workflow_ends_in_one_state(
     order = order_of(api, order_id)
     assert (order["status"], order["statusReason"]) == ("CANCELLED", "CANCELLED_BY_CUSTOMER")
     assert fulfilment.stock(shoe) == 10
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 def history(fulfilment: Fulfilment, order_id: str) -> list[dict[str, Any]]:
@@ -259,7 +224,7 @@ def test_a_poison_message_goes_to_the_dead_letter_queue_and_blocks_nothing(fulfi
         QueueUrl=orders.queue.dead_letter_url, MaxNumberOfMessages=10
     ).get("Messages", [])
     assert [m["Body"] for m in dead] == ['{"type": "OrderPlaced"}']
-    check_invariants(fulfilment, {shoe: 10})
+    fulfilment.check_invariants({shoe: 10})
 
 
 class JsonLines(logging.Handler):
