@@ -141,7 +141,9 @@ class HttpApi(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.routes.values())),
         )
         self.url = self.api.api_endpoint  # the $default stage serves paths without a prefix
-        self.register_outputs({"url": self.url, "apiId": self.api.id})
+        self.api_id = self.api.id
+        self.stage_name = self.stage.name  # with api_id, the dimensions of the API's metrics
+        self.register_outputs({"url": self.url, "apiId": self.api_id, "stage": self.stage_name})
 
     def _route(
         self, name: str, route: Route, opts: pulumi.ResourceOptions

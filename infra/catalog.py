@@ -61,6 +61,7 @@ class Catalog(pulumi.ComponentResource):
         self.table_arn = self.table.arn
         # Queries on any of the table's indexes; the base table ARN does not cover them.
         self.index_arns = self.table.arn.apply(lambda arn: f"{arn}/index/*")
+        self.index_names = [index.name for index in spec.indexes]
         self.register_outputs(
             {"tableName": self.table_name, "tableArn": self.table_arn, "indexArns": self.index_arns}
         )

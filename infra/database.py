@@ -134,9 +134,11 @@ class Database(pulumi.ComponentResource):
         )
         self.port = PORT
         self.database_name = DATABASE_NAME
+        self.cluster_identifier = self.cluster.cluster_identifier  # its metrics' dimension
         self.register_outputs(
             {
                 "endpoint": self.endpoint,
+                "clusterIdentifier": self.cluster_identifier,
                 "port": self.port,
                 "databaseName": self.database_name,
                 "secretArn": self.secret_arn,

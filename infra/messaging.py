@@ -52,9 +52,19 @@ class Queue(pulumi.ComponentResource):
         )
         self.url = self.queue.url
         self.arn = self.queue.arn
+        self.name = self.queue.name  # CloudWatch's QueueName dimension
         self.dead_letter_arn = self.dead_letter.arn
+        self.dead_letter_name = self.dead_letter.name
+        self.dead_letter_url = self.dead_letter.url  # where operators read and redrive from
         self.register_outputs(
-            {"url": self.url, "arn": self.arn, "deadLetterArn": self.dead_letter_arn}
+            {
+                "url": self.url,
+                "arn": self.arn,
+                "name": self.name,
+                "deadLetterArn": self.dead_letter_arn,
+                "deadLetterName": self.dead_letter_name,
+                "deadLetterUrl": self.dead_letter_url,
+            }
         )
 
 
