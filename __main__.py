@@ -55,6 +55,8 @@ STEP_TIMEOUT_SECONDS = TASK_TIMEOUT_SECONDS - 10
 WORKER_TIMEOUT_SECONDS = ORDERS_QUEUE.visibility_timeout_seconds // 6
 # A paused database takes about 15 s to resume, and a migration may take longer than an API call.
 MIGRATE_TIMEOUT_SECONDS = 300
+# One namespace per stack, so stacks sharing an account never mix their business metrics.
+METRICS_NAMESPACE = f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
 config = StackConfig.load()
 provider = aws.Provider(
@@ -76,6 +78,8 @@ runtime = FunctionRuntime(
     memory_mb=config.lambda_memory_mb,
     timeout_seconds=config.lambda_timeout_seconds,
     log_retention_days=config.log_retention_days,
+    metrics_namespace=METRICS_NAMESPACE,
+    log_level=config.log_level,
 )
 layer = DependencyLayer(
     "dependencies",
@@ -99,7 +103,12 @@ def function(name: str, **wiring: Any) -> LambdaFunction:
     spec = FUNCTIONS[name]
     code = packaging.build_function_code(spec, packaging.BUILD_DIR)
     arguments = LambdaFunctionArgs(
-        handler=spec.handler, code=code, runtime=runtime, layers=[layer.arn], **wiring
+        handler=spec.handler,
+        code=code,
+        runtime=runtime,
+        service=spec.service,
+        layers=[layer.arn],
+        **wiring,
     )
     return LambdaFunction(name, arguments, opts=opts)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 
 from infra.fulfilment import DATABASE_STEPS
+from infra.functions import LOG_LEVELS
 
 ARCHITECTURES = ("arm64", "x86_64")
 # The only retention periods CloudWatch Logs accepts, in days.
@@ -63,6 +64,7 @@ class StackConfig:
     fulfilment_concurrency: int
     worker_batch_size: int
     worker_max_concurrency: int
+    log_level: str
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -95,6 +97,8 @@ class StackConfig:
         if self.orders_concurrency < 1:
             yield "ordersConcurrency must be at least 1"
         yield from self._fulfilment_problems()
+        if self.log_level not in LOG_LEVELS:
+            yield f"logLevel must be one of {list(LOG_LEVELS)}"
 
     def _fulfilment_problems(self) -> Iterator[str]:
         if self.fulfilment_concurrency < 1:
@@ -171,4 +175,5 @@ class StackConfig:
             fulfilment_concurrency=config.require_int("fulfilmentConcurrency"),
             worker_batch_size=config.require_int("workerBatchSize"),
             worker_max_concurrency=config.require_int("workerMaxConcurrency"),
+            log_level=config.require("logLevel"),
         )

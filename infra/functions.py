@@ -57,6 +57,22 @@ LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # the group itself 
 _ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+")  # service:Action, no wildcard
 # Configuration, never credentials: secrets belong in Secrets Manager, read at run time.
 _SECRET_HINTS = ("PASSWORD", "SECRET", "TOKEN", "PRIVATE_KEY", "CREDENTIAL")
+# What Powertools reads on every function; set here from the function's service and the stack,
+# never by a caller.
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+POWERTOOLS_LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+POWERTOOLS_VARIABLES = (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL)
+# Python's level names (which Powertools takes) and Lambda's for the same level. Lambda drops
+# lines below its own application log level, and Powertools prefers Lambda's level to
+# POWERTOOLS_LOG_LEVEL, so both are set from the one setting.
+LOG_LEVELS = {
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "WARNING": "WARN",
+    "ERROR": "ERROR",
+    "CRITICAL": "FATAL",
+}
 
 
 @dataclass(frozen=True)
@@ -115,13 +131,19 @@ LAMBDA_TRUST_POLICY = json.dumps(
 
 @dataclass(frozen=True)
 class FunctionRuntime:
-    """What every function of the stack shares: runtime, architecture, sizing, log retention."""
+    """What every function of the stack shares: runtime, architecture, sizing, logs, metrics."""
 
     runtime: str
     architecture: str
     memory_mb: int
     timeout_seconds: int
     log_retention_days: int
+    metrics_namespace: str  # the business metrics' CloudWatch namespace, one per stack
+    log_level: str = "INFO"  # a key of LOG_LEVELS
+
+    def __post_init__(self) -> None:
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level {self.log_level!r} must be one of {list(LOG_LEVELS)}")
 
 
 @dataclass(frozen=True)
@@ -137,6 +159,7 @@ class LambdaFunctionArgs:
     handler: str
     code: Path  # a zip from infra.packaging
     runtime: FunctionRuntime
+    service: str  # services/routes.py Function.service: its logs' service key, metrics' dimension
     layers: Sequence[pulumi.Input[str]] = ()
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     statements: Sequence[Statement] = ()
@@ -146,7 +169,13 @@ class LambdaFunctionArgs:
     timeout_seconds: int | None = None  # None: the runtime's timeout
 
     def __post_init__(self) -> None:
+        if not self.service:
+            raise ValueError("a function needs the service it belongs to")
         for key in self.environment:
+            if key.startswith("POWERTOOLS_"):
+                raise ValueError(
+                    f"environment variable {key!r} is set from the runtime and service"
+                )
             # A secret's ARN names where the secret is, which the function reads at run time.
             if key.upper().endswith("_ARN"):
                 continue
@@ -158,12 +187,26 @@ class LambdaFunctionArgs:
             raise ValueError("reserved concurrency must be at least 1 (0 would stop the function)")
 
 
+def stack_prefix() -> str:
+    """project-stack, which begins every name this stack gives: letters, digits, '-' and '_'."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{pulumi.get_project()}-{pulumi.get_stack()}")
+
+
 def physical_name(name: str) -> str:
     """A name unique to this stack, usable as a Lambda function name."""
-    full = re.sub(r"[^A-Za-z0-9_-]", "-", f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}")
+    full = f"{stack_prefix()}-{re.sub(r'[^A-Za-z0-9_-]', '-', name)}"
     if len(full) > 64:
         raise ValueError(f"function name {full!r} is longer than Lambda's 64 characters")
     return full
+
+
+def powertools_environment(args: LambdaFunctionArgs) -> dict[str, str]:
+    """Powertools' settings: the function's service, the stack's namespace and its log level."""
+    return {
+        POWERTOOLS_SERVICE_NAME: args.service,
+        POWERTOOLS_METRICS_NAMESPACE: args.runtime.metrics_namespace,
+        POWERTOOLS_LOG_LEVEL: args.runtime.log_level,
+    }
 
 
 class LambdaFunction(pulumi.ComponentResource):
@@ -211,10 +254,8 @@ class LambdaFunction(pulumi.ComponentResource):
             code=pulumi.FileArchive(str(args.code)),
             source_code_hash=archive_hash(args.code),
             layers=list(args.layers),
-            environment=(
-                aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment))
-                if args.environment
-                else None
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={**args.environment, **powertools_environment(args)}
             ),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             vpc_config=(
@@ -227,7 +268,9 @@ class LambdaFunction(pulumi.ComponentResource):
             ),
             reserved_concurrent_executions=args.reserved_concurrency,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=self.log_group.name, application_log_level="INFO"
+                log_format="JSON",
+                log_group=self.log_group.name,
+                application_log_level=LOG_LEVELS[args.runtime.log_level],
             ),
             # The log group must exist (with its retention) before Lambda would create its own,
             # and the policy must be in place before the first invocation.
@@ -236,7 +279,15 @@ class LambdaFunction(pulumi.ComponentResource):
         self.name = self.function.name
         self.arn = self.function.arn
         self.invoke_arn = self.function.invoke_arn
-        self.register_outputs({"name": self.name, "arn": self.arn, "invokeArn": self.invoke_arn})
+        self.service = args.service
+        self.register_outputs(
+            {
+                "name": self.name,
+                "arn": self.arn,
+                "invokeArn": self.invoke_arn,
+                "service": self.service,
+            }
+        )
 
 
 @dataclass

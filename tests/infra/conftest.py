@@ -50,6 +50,7 @@ OVERRIDES: dict[str, Any] = {
     "fulfilmentConcurrency": 3,
     "workerBatchSize": 4,
     "workerMaxConcurrency": 3,
+    "logLevel": "DEBUG",
 }
 
 

@@ -7,6 +7,8 @@ from typing import Any, ParamSpec, TypeVar
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
+from infra.functions import POWERTOOLS_VARIABLES
+
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 USER_POOL_ID = f"{REGION}_TestPool1"
@@ -27,6 +29,11 @@ def pulumi_test(fn: Callable[P, R]) -> Callable[P, None]:
     """
     wrapped: Callable[P, None] = pulumi.runtime.test(fn)  # type: ignore[no-untyped-call]
     return wrapped
+
+
+def application_variables(variables: dict[str, str]) -> dict[str, str]:
+    """A function's environment without the Powertools settings every function gets."""
+    return {key: value for key, value in variables.items() if key not in POWERTOOLS_VARIABLES}
 
 
 @dataclass(frozen=True)

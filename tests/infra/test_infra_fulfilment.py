@@ -19,7 +19,7 @@ from infra.messaging import Queue
 from services.common import settings
 from services.orders import workflow
 from services.orders.queue import ORDERS_QUEUE
-from tests.infra.mocking import Declared, MockStack, pulumi_test
+from tests.infra.mocking import Declared, MockStack, application_variables, pulumi_test
 
 TABLE_STEPS = ("release", "refund")
 # What each step does on the products table, read from its adapters: a transaction's Put and
@@ -221,7 +221,7 @@ def test_database_steps_sit_in_the_vpc_capped_and_the_others_outside_without_the
         for step, vpc, cap, environment in zip(
             STEPS, vpc_configs, reserved, environments, strict=True
         ):
-            variables = environment["variables"]
+            variables = application_variables(environment["variables"])
             if step in DATABASE_STEPS:
                 assert vpc["subnet_ids"] == subnets, step
                 assert vpc["security_group_ids"] == [group], step
@@ -275,7 +275,7 @@ def test_worker_may_consume_the_queue_and_start_the_state_machine_only(
             ("states:StartExecution", machine_arn),
             *_own_logs_and_tracing(log_group),
         }
-        assert variables == {settings.STATE_MACHINE_ARN: machine_arn}
+        assert application_variables(variables) == {settings.STATE_MACHINE_ARN: machine_arn}
         assert vpc is None  # it never touches the database
         assert reserved is None
 

@@ -21,7 +21,7 @@ from infra.functions import (
 from services.common import settings
 from services.orders.workflow import STEP_FUNCTIONS
 from services.routes import FUNCTIONS
-from tests.infra.mocking import Declared, MockStack, pulumi_test
+from tests.infra.mocking import Declared, MockStack, application_variables, pulumi_test
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"
@@ -183,7 +183,7 @@ def test_users_function_needs_no_cognito_permission(program: dict[str, Any]) -> 
             ("xray:PutTelemetryRecords", "*"),
             ("xray:PutTraceSegments", "*"),
         }
-        assert set(variables) == {"USER_POOL_CLIENT_ID"}
+        assert set(application_variables(variables)) == {"USER_POOL_CLIENT_ID"}
 
     return pulumi.Output.all(
         users.policy.policy, users.log_group.arn, users.function.environment.variables
@@ -240,7 +240,7 @@ def test_function_runs_as_configured_with_tracing_layer_and_table(
         assert handler == FUNCTIONS["products"].handler
         assert tracing["mode"] == "Active"
         assert layers == [layer_arn]
-        assert env["variables"] == {settings.PRODUCTS_TABLE: table}
+        assert application_variables(env["variables"]) == {settings.PRODUCTS_TABLE: table}
 
     return pulumi.Output.all(
         function.architectures,
@@ -303,20 +303,20 @@ def test_statements_allow_resource_star_only_for_the_listed_actions() -> None:
         Statement(("dynamodb:GetItem",), ("*",))
 
 
-RUNTIME = FunctionRuntime("python3.13", "arm64", 128, 3, 1)
+RUNTIME = FunctionRuntime("python3.13", "arm64", 128, 3, 1, "shop/test")
 
 
 @pytest.mark.parametrize("key", ["DATABASE_PASSWORD", "DATABASE_SECRET", "API_TOKEN"])
 def test_function_environment_refuses_what_looks_like_a_secret(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match=key):
-        LambdaFunctionArgs("m.handler", tmp_path, RUNTIME, environment={key: "x"})
+        LambdaFunctionArgs("m.handler", tmp_path, RUNTIME, "orders", environment={key: "x"})
 
 
 def test_function_environment_accepts_the_arn_of_a_secret(tmp_path: Path) -> None:
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf"
 
     args = LambdaFunctionArgs(
-        "m.handler", tmp_path, RUNTIME, environment={settings.DATABASE_SECRET_ARN: arn}
+        "m.handler", tmp_path, RUNTIME, "orders", environment={settings.DATABASE_SECRET_ARN: arn}
     )
 
     assert args.environment == {"DATABASE_SECRET_ARN": arn}
@@ -324,4 +324,4 @@ def test_function_environment_accepts_the_arn_of_a_secret(tmp_path: Path) -> Non
 
 def test_reserved_concurrency_of_zero_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reserved concurrency"):
-        LambdaFunctionArgs("m.handler", tmp_path, RUNTIME, reserved_concurrency=0)
+        LambdaFunctionArgs("m.handler", tmp_path, RUNTIME, "orders", reserved_concurrency=0)

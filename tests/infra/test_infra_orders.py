@@ -10,7 +10,7 @@ from infra.functions import NETWORK_INTERFACE_ACTIONS, TRACING_ACTIONS, LambdaFu
 from infra.messaging import Queue
 from services.common import settings
 from services.orders.queue import ORDERS_QUEUE, RELAY_SCHEDULE
-from tests.infra.mocking import MockStack, pulumi_test
+from tests.infra.mocking import MockStack, application_variables, pulumi_test
 
 DATABASE_BOUND = ("orders", "relay", "migrate")
 DATABASE_VARIABLES = {
@@ -105,7 +105,9 @@ def test_database_functions_get_where_the_database_is_and_never_a_password(
 
     def check(args: list[Any]) -> None:
         environments, host, secret, table, queue_url = args
-        orders, relay, migrate = (environment["variables"] for environment in environments)
+        orders, relay, migrate = (
+            application_variables(environment["variables"]) for environment in environments
+        )
         database_settings = {
             settings.DATABASE_HOST: host,
             settings.DATABASE_PORT: "5432",

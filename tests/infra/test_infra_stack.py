@@ -56,6 +56,7 @@ def test_project_defaults_make_a_valid_stack_config(project_file: dict[str, Any]
         fulfilment_concurrency=defaults["fulfilmentConcurrency"],
         worker_batch_size=defaults["workerBatchSize"],
         worker_max_concurrency=defaults["workerMaxConcurrency"],
+        log_level=defaults["logLevel"],
     )
 
     assert config.lambda_architecture == "arm64"
@@ -69,6 +70,7 @@ def test_project_defaults_make_a_valid_stack_config(project_file: dict[str, Any]
     assert config.worker_max_concurrency == 2  # the least Lambda allows for an SQS source
     # Without a proxy, the default functions hold at most 10 + 4 x 5 + 2 connections.
     assert config.database_connections == 32
+    assert config.log_level == "INFO"
 
 
 def test_project_declares_only_types_pulumi_accepts(project_file: dict[str, Any]) -> None:
