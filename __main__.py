@@ -23,6 +23,13 @@ from infra.functions import (
 )
 from infra.messaging import CONSUME_ACTIONS, Queue, QueueArgs, QueueTrigger, QueueTriggerArgs
 from infra.migrations import SchemaMigration, SchemaMigrationArgs
+from infra.monitoring import (
+    AlarmTopic,
+    AlarmTopicArgs,
+    Monitoring,
+    MonitoringArgs,
+    steps_raising_outcomes,
+)
 from infra.network import Network, NetworkArgs
 from infra.schedule import Schedule, ScheduleArgs
 from services.common import settings
@@ -55,6 +62,9 @@ STEP_TIMEOUT_SECONDS = TASK_TIMEOUT_SECONDS - 10
 WORKER_TIMEOUT_SECONDS = ORDERS_QUEUE.visibility_timeout_seconds // 6
 # A paused database takes about 15 s to resume, and a migration may take longer than an API call.
 MIGRATE_TIMEOUT_SECONDS = 300
+# A message the worker keeps failing reaches the dead-letter queue after this long; one older
+# than that is one the worker is not receiving at all.
+MAX_MESSAGE_AGE_SECONDS = ORDERS_QUEUE.max_receive_count * ORDERS_QUEUE.visibility_timeout_seconds
 # One namespace per stack, so stacks sharing an account never mix their business metrics.
 METRICS_NAMESPACE = f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
@@ -98,6 +108,9 @@ layer = DependencyLayer(
 )
 
 
+functions: dict[str, LambdaFunction] = {}  # every function built, for the alarms and dashboard
+
+
 def function(name: str, **wiring: Any) -> LambdaFunction:
     """A function of the route table: its own code archive, the shared runtime and layer."""
     spec = FUNCTIONS[name]
@@ -110,7 +123,8 @@ def function(name: str, **wiring: Any) -> LambdaFunction:
         layers=[layer.arn],
         **wiring,
     )
-    return LambdaFunction(name, arguments, opts=opts)
+    functions[name] = LambdaFunction(name, arguments, opts=opts)
+    return functions[name]
 
 
 auth = UserPool("users", UserPoolArgs(deletion_protection=config.deletion_protection), opts=opts)
@@ -328,10 +342,39 @@ api = HttpApi(
     opts=opts,
 )
 
+alarm_topic = AlarmTopic(
+    "alarms", AlarmTopicArgs(region=config.region, email=config.alarm_email), opts=opts
+)
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        topic_arn=alarm_topic.arn,
+        region=config.region,
+        metrics_namespace=METRICS_NAMESPACE,
+        functions=functions,
+        outcome_error_functions={STEP_FUNCTIONS[step] for step in steps_raising_outcomes()},
+        api_id=api.api_id,
+        api_stage=api.stage_name,
+        queue_name=orders_queue.name,
+        dead_letter_queue_name=orders_queue.dead_letter_name,
+        max_message_age_seconds=MAX_MESSAGE_AGE_SECONDS,
+        state_machine_arn=fulfilment.arn,
+        table_name=catalog.table_name,
+        table_indexes=catalog.index_names,
+        cluster_identifier=database.cluster_identifier,
+        api_5xx_rate_percent=config.alarm_api_5xx_rate_percent,
+        api_latency_p99_ms=config.alarm_api_latency_p99_ms,
+    ),
+    opts=opts,
+)
+
 pulumi.export("apiUrl", api.url)
 pulumi.export("userPoolId", auth.user_pool_id)
 pulumi.export("userPoolClientId", auth.client_id)
 pulumi.export("productsTable", catalog.table_name)
 pulumi.export("ordersQueueUrl", orders_queue.url)
+pulumi.export("ordersDeadLetterQueueUrl", orders_queue.dead_letter_url)
 pulumi.export("databaseEndpoint", database.endpoint)
 pulumi.export("stateMachineArn", fulfilment.arn)
+pulumi.export("alarmTopicArn", alarm_topic.arn)
+pulumi.export("dashboardName", monitoring.dashboard_name)

@@ -39,6 +39,10 @@ SINGLE_INSTANCE_DATABASE_FUNCTIONS = 2  # the relay and the migration, one insta
 _PYTHON_RUNTIME = re.compile(r"python(3\.\d+)")
 _ENVIRONMENT = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _ORIGIN = re.compile(r"https?://[^/\s]+|\*")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The API's latency alarm: above the API Gateway integration timeout (30 s) it could never fire.
+API_LATENCY_MS = range(1, 30_000 + 1)
+API_5XX_PERCENT = range(1, 100 + 1)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class StackConfig:
     worker_batch_size: int
     worker_max_concurrency: int
     log_level: str
+    alarm_email: str  # "" for no subscription
+    alarm_api_5xx_rate_percent: int
+    alarm_api_latency_p99_ms: int
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -97,8 +104,17 @@ class StackConfig:
         if self.orders_concurrency < 1:
             yield "ordersConcurrency must be at least 1"
         yield from self._fulfilment_problems()
+        yield from self._monitoring_problems()
+
+    def _monitoring_problems(self) -> Iterator[str]:
         if self.log_level not in LOG_LEVELS:
             yield f"logLevel must be one of {list(LOG_LEVELS)}"
+        if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
+            yield f"alarmEmail {self.alarm_email!r} must be an e-mail address, or empty for none"
+        if self.alarm_api_5xx_rate_percent not in API_5XX_PERCENT:
+            yield "alarmApi5xxRatePercent must be between 1 and 100"
+        if self.alarm_api_latency_p99_ms not in API_LATENCY_MS:
+            yield f"alarmApiLatencyP99Ms must be between 1 and {API_LATENCY_MS.stop - 1}"
 
     def _fulfilment_problems(self) -> Iterator[str]:
         if self.fulfilment_concurrency < 1:
@@ -176,4 +192,7 @@ class StackConfig:
             worker_batch_size=config.require_int("workerBatchSize"),
             worker_max_concurrency=config.require_int("workerMaxConcurrency"),
             log_level=config.require("logLevel"),
+            alarm_email=config.get("alarmEmail") or "",  # its default, "", reads as unset
+            alarm_api_5xx_rate_percent=config.require_int("alarmApi5xxRatePercent"),
+            alarm_api_latency_p99_ms=config.require_int("alarmApiLatencyP99Ms"),
         )

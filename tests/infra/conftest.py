@@ -51,6 +51,9 @@ OVERRIDES: dict[str, Any] = {
     "workerBatchSize": 4,
     "workerMaxConcurrency": 3,
     "logLevel": "DEBUG",
+    "alarmEmail": "ops@example.com",
+    "alarmApi5xxRatePercent": 2,
+    "alarmApiLatencyP99Ms": 2500,
 }
 
 

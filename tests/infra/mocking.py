@@ -98,6 +98,22 @@ def _rds_state(typ: str, physical: str) -> dict[str, Any] | None:
     return None
 
 
+def _monitoring_state(typ: str, name: str, physical: str) -> tuple[str, dict[str, Any]] | None:
+    if typ == "aws:kms/key:Key":
+        key_id = f"{name}-0000-1111-2222-333344445555"
+        return key_id, {"keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
+    if typ == "aws:sns/topic:Topic":
+        arn = _arn("sns", physical)
+        return arn, {"name": physical, "arn": arn}
+    if typ == "aws:sns/topicSubscription:TopicSubscription":
+        return f"{name}-id", {"arn": _arn("sns", f"{name}:{name}-id")}
+    if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        return physical, {"name": physical, "arn": _arn("cloudwatch", f"alarm:{physical}")}
+    if typ == "aws:cloudwatch/dashboard:Dashboard":
+        return physical, {"dashboardArn": f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{physical}"}
+    return None
+
+
 def _state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A plausible physical id and the outputs AWS would add to the inputs."""
     physical = inputs.get("name") or f"{name}-a1b2c3d"  # Pulumi's auto-name adds a suffix
@@ -136,6 +152,9 @@ def _state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
         return arn, {"name": physical, "arn": arn}
     if typ == "aws:lambda/layerVersion:LayerVersion":
         return f"{name}-id", {"arn": _arn("lambda", f"layer:{inputs['layerName']}:1")}
+    monitoring = _monitoring_state(typ, name, physical)
+    if monitoring is not None:
+        return monitoring
     outputs: dict[str, Any] = {"name": physical}
     if typ == "aws:dynamodb/table:Table":
         outputs["arn"] = _arn("dynamodb", f"table/{physical}")

@@ -57,6 +57,9 @@ def test_project_defaults_make_a_valid_stack_config(project_file: dict[str, Any]
         worker_batch_size=defaults["workerBatchSize"],
         worker_max_concurrency=defaults["workerMaxConcurrency"],
         log_level=defaults["logLevel"],
+        alarm_email=defaults["alarmEmail"],
+        alarm_api_5xx_rate_percent=defaults["alarmApi5xxRatePercent"],
+        alarm_api_latency_p99_ms=defaults["alarmApiLatencyP99Ms"],
     )
 
     assert config.lambda_architecture == "arm64"
@@ -70,7 +73,7 @@ def test_project_defaults_make_a_valid_stack_config(project_file: dict[str, Any]
     assert config.worker_max_concurrency == 2  # the least Lambda allows for an SQS source
     # Without a proxy, the default functions hold at most 10 + 4 x 5 + 2 connections.
     assert config.database_connections == 32
-    assert config.log_level == "INFO"
+    assert (config.log_level, config.alarm_email) == ("INFO", "")  # no one is e-mailed unasked
 
 
 def test_project_declares_only_types_pulumi_accepts(project_file: dict[str, Any]) -> None:
@@ -199,13 +202,18 @@ def test_outputs_are_exported(program: dict[str, Any], stack: MockStack) -> Any:
         "userPoolClientId",
         "productsTable",
         "ordersQueueUrl",
+        "ordersDeadLetterQueueUrl",
         "databaseEndpoint",
         "stateMachineArn",
+        "alarmTopicArn",
+        "dashboardName",
     }
 
     def check(args: list[Any]) -> None:
-        api_url, pool_id, client_id, table, queue_url, endpoint, state_machine, *expected = args
-        expected_client, expected_table, expected_queue, proxy_endpoint, machine_arn = expected
+        api_url, pool_id, client_id, table, queue_url, endpoint, state_machine, *rest = args
+        dead_letters, topic, dashboard, *expected = rest
+        expected_client, expected_table, expected_queue, proxy_endpoint, machine_arn = expected[:5]
+        expected_dead_letters, expected_topic, expected_dashboard = expected[5:]
         assert api_url.startswith("https://")
         assert api_url.endswith(f".execute-api.{stack.region}.amazonaws.com")
         assert pool_id == stack.user_pool_id
@@ -216,6 +224,10 @@ def test_outputs_are_exported(program: dict[str, Any], stack: MockStack) -> Any:
         assert endpoint == proxy_endpoint  # rdsProxy is on in the test stack
         assert state_machine == machine_arn
         assert state_machine.startswith(f"arn:aws:states:{stack.region}:{stack.account}:")
+        assert dead_letters == expected_dead_letters != queue_url
+        assert topic == expected_topic
+        assert topic.startswith(f"arn:aws:sns:{stack.region}:{stack.account}:")
+        assert dashboard == expected_dashboard == "serverless-ecommerce-test"
 
     return pulumi.Output.all(
         outputs["apiUrl"],
@@ -225,11 +237,17 @@ def test_outputs_are_exported(program: dict[str, Any], stack: MockStack) -> Any:
         outputs["ordersQueueUrl"],
         outputs["databaseEndpoint"],
         outputs["stateMachineArn"],
+        outputs["ordersDeadLetterQueueUrl"],
+        outputs["alarmTopicArn"],
+        outputs["dashboardName"],
         program["auth"].client_id,
         program["catalog"].table_name,
         program["orders_queue"].url,
         program["database"].proxy.endpoint,
         program["fulfilment"].arn,
+        program["orders_queue"].dead_letter_url,
+        program["alarm_topic"].arn,
+        program["monitoring"].dashboard.dashboard_name,
     ).apply(check)
 
 
