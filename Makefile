@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json
 TEST_TOOLS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP))
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev dev-reset test test-fast smoke lint format constraints clean
+.PHONY: help install dev dev-reset test test-fast fuzz openapi smoke lint format constraints clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,15 @@ test: install $(TEST_TOOLS) ## run the full test suite (unit, integration, infra
 
 test-fast: install $(TEST_TOOLS) ## everything but the end-to-end tests
 	$(BIN)/python -m pytest -m "not e2e"
+
+# FUZZ_EXAMPLES: schemathesis examples per operation (make test runs the fuzz test with 15).
+FUZZ_EXAMPLES ?= 500
+
+fuzz: install ## fuzz every operation of the local stack with schemathesis (FUZZ_EXAMPLES=500)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py
+
+openapi: install ## regenerate docs/openapi.json from the code
+	$(BIN)/python -m services.common.openapi
 
 # `make smoke` writes the deployed stack's outputs here (STACK names the stack; the selected one
 # otherwise); SMOKE_STACK=.local/stack.json drives the stack `make dev` runs instead. pytest's

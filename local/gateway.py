@@ -3,9 +3,14 @@
 Each request is matched against the route table, checked by the JWT authorizer rules when the
 route is protected, turned into a payload 2.0 event, handed to the function's own Lambda entry
 in-process, and its response turned back into HTTP, answering as API Gateway does on errors.
+
+Two paths are the gateway's own, as a deployed API has no such routes: `GET /openapi.json`, the
+API's OpenAPI document, and `GET /docs`, Swagger UI on it (files from the flask-swagger-ui wheel,
+no CDN).
 """
 
 import base64
+import importlib.resources
 import json
 import logging
 import re
@@ -13,13 +18,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from werkzeug.exceptions import NotFound
+from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from local.authorizer import Denied, JwtAuthorizer, event_claims
 from local.runtime import LambdaHandler, LambdaRuntime
+from services.common import openapi
 from services.routes import ACCESS_TOKEN_SCOPE, CORS, Route
 
 logger = logging.getLogger("local.gateway")
@@ -57,6 +66,61 @@ def _message(status: int, text: str, headers: Mapping[str, str] | None = None) -
     return Response(body, status=status, mimetype="application/json", headers=dict(headers or {}))
 
 
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{title}</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{
+      url: "/openapi.json",
+      dom_id: "#swagger-ui",
+      deepLinking: true,
+      presets: [SwaggerUIBundle.presets.apis],
+      layout: "BaseLayout",
+    }});
+  </script>
+</body>
+</html>
+"""
+
+
+class ApiDocs:
+    """The gateway's own pages: the OpenAPI document of the API and Swagger UI to explore it."""
+
+    def __init__(self, document: Callable[[], dict[str, Any]] = openapi.document) -> None:
+        self._document = document
+        self._built: dict[str, Any] | None = None
+        self._assets = Path(str(importlib.resources.files("flask_swagger_ui") / "dist"))
+
+    def serves(self, request: Request) -> bool:
+        return request.method in ("GET", "HEAD") and (
+            request.path in ("/openapi.json", "/docs", "/docs/")
+            or request.path.startswith("/docs/")
+        )
+
+    def answer(self, request: Request) -> Response:
+        if request.path == "/openapi.json":
+            # Built once, from the code this process runs; the servers entry is this gateway.
+            if self._built is None:
+                self._built = self._document()
+            doc = {**self._built, "servers": [{"url": request.host_url.rstrip("/")}]}
+            return Response(openapi.render(doc), mimetype="application/json")
+        if request.path in ("/docs", "/docs/"):
+            page = DOCS_PAGE.format(title=openapi.TITLE)
+            return Response(page, mimetype="text/html")
+        try:
+            return send_from_directory(self._assets, request.path[len("/docs/") :], request.environ)
+        except NotFound:
+            return _message(404, "Not Found")
+
+
 def _encode_body(raw: bytes, mimetype: str | None) -> tuple[str, bool]:
     """Text bodies travel as text, anything else base64-encoded, as API Gateway sends them."""
     if TEXT_TYPES.match(mimetype or ""):
@@ -78,8 +142,10 @@ class Gateway:
         handlers: Mapping[str, LambdaHandler] | None = None,
         api_id: str = "local",
         runtime: LambdaRuntime | None = None,
+        docs: ApiDocs | None = None,
     ) -> None:
         self.routes = RouteTable(routes)
+        self.docs = docs or ApiDocs()
         self.authorizer = authorizer
         self.cors_origins = frozenset(cors_origins)
         self.runtime = runtime or LambdaRuntime(dict(handlers or {}))
@@ -105,6 +171,8 @@ class Gateway:
         if self.cors_origins and self._is_preflight(request):
             return self._preflight(request)
         found = self.routes.match(request.method, request.path)
+        if found is None and self.docs.serves(request):
+            return self._with_cors(request, self.docs.answer(request))
         if found is None:
             return self._with_cors(request, _message(404, "Not Found"))
         route, path_parameters = found

@@ -23,3 +23,11 @@ def text(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         raise PydanticCustomError("blank", "must not be blank")
     return unicode(value)
+
+
+# The same rules as JSON Schema patterns (ECMA-262 syntax, which pydantic's regex engine also
+# reads), so the OpenAPI document states them: no NUL anywhere, and for `text` at least one
+# character that is not white space by either Python's or ECMA-262's definition.
+_SPACE = r"\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+UNICODE_PATTERN = r"^[^\x00]*$"
+TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"

@@ -15,12 +15,14 @@ from services.common.http import (
 )
 from services.common.metrics import REASON, Metric
 from services.common.observability import correlate, count
+from services.common.openapi import operation
 from services.orders import service
 from services.orders.domain import CancelReason, OrderStatus
-from services.orders.schemas import HeadersIn, ListQuery, PlaceOrderIn
+from services.orders.schemas import HeadersIn, ListQuery, Order, OrderPage, PlaceOrderIn
 from services.orders.wiring import OrdersPorts
 
 PORTS = "orders.ports"
+_BY_ID = {"id": "$response.body#/id"}
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,17 @@ def _ports() -> OrdersPorts:
 
 
 @bp.post("/orders")
+@operation(
+    "POST /orders",
+    body=PlaceOrderIn,
+    headers=HeadersIn,
+    ok={202: Order},
+    problems=[409],
+    answer_headers=["Location", "Idempotent-Replayed"],
+    links={"getOrder": _BY_ID, "cancelOrder": _BY_ID},
+)
 def place_order() -> Response:
+    """Place an order; it is fulfilled asynchronously (poll GET /orders/{id})."""
     caller = require_user(current_principal())
     headers = validate(
         HeadersIn, {"Idempotency-Key": request.headers.get("Idempotency-Key")}, where="header"
@@ -62,7 +74,9 @@ def place_order() -> Response:
 
 
 @bp.get("/orders")
+@operation("GET /orders", query=ListQuery, ok={200: OrderPage}, problems=[400])
 def list_orders() -> Response:
+    """The caller's orders, newest first."""
     caller = require_user(current_principal())
     query = read_query(ListQuery)
     page = service.list_orders(_ports().new_unit_of_work, caller.user_id, query.limit, query.cursor)
@@ -72,13 +86,17 @@ def list_orders() -> Response:
 
 
 @bp.get("/orders/<id>")
+@operation("GET /orders/{id}", ok={200: Order})
 def get_order(id: str) -> Response:
+    """One of the caller's orders (another user's is 404)."""
     caller = require_user(current_principal())
     return json_response(service.get_order(_ports().new_unit_of_work, caller.user_id, id).to_json())
 
 
 @bp.post("/orders/<id>/cancel")
+@operation("POST /orders/{id}/cancel", ok={200: Order}, problems=[409])
 def cancel_order(id: str) -> Response:
+    """Cancel a PENDING or CONFIRMED order: its stock comes back, any payment is refunded."""
     caller = require_user(current_principal())
     ports = _ports()
     order = service.cancel_order(ports.steps, ports.publisher, caller.user_id, id, request_id())
@@ -87,14 +105,18 @@ def cancel_order(id: str) -> Response:
 
 
 @bp.post("/orders/<id>/ship")
+@operation("POST /orders/{id}/ship", ok={200: Order}, problems=[409])
 def ship_order(id: str) -> Response:
+    """Mark a CONFIRMED order SHIPPED (admins)."""
     require_admin(current_principal())
     order = service.advance_order(_ports().new_unit_of_work, id, OrderStatus.SHIPPED)
     return json_response(order.to_json())
 
 
 @bp.post("/orders/<id>/deliver")
+@operation("POST /orders/{id}/deliver", ok={200: Order}, problems=[409])
 def deliver_order(id: str) -> Response:
+    """Mark a SHIPPED order DELIVERED (admins)."""
     require_admin(current_principal())
     order = service.advance_order(_ports().new_unit_of_work, id, OrderStatus.DELIVERED)
     return json_response(order.to_json())

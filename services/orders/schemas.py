@@ -1,11 +1,25 @@
-"""Request models of the orders routes: checked before any read or write."""
+"""Request models of the orders routes, checked before any read or write, and the answers."""
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from services.orders.domain import DEFAULT_PAYMENT_TOKEN, OrderRequest
+from services.common.openapi import Timestamp, UuidText, not_null
+from services.orders.domain import (
+    DEFAULT_PAYMENT_TOKEN,
+    CancelReason,
+    OrderRequest,
+    OrderStatus,
+)
 
 ProductId = Annotated[
     str,
@@ -20,6 +34,9 @@ PaymentToken = Annotated[
 IdempotencyKey = Annotated[
     str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 ]
+
+
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class LineIn(BaseModel):
@@ -51,11 +68,51 @@ class PlaceOrderIn(BaseModel):
 class HeadersIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    idempotency_key: IdempotencyKey | None = Field(default=None, alias="Idempotency-Key")
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None, alias="Idempotency-Key", json_schema_extra=not_null
+    )
 
 
-class ListQuery(BaseModel):
+class OrderListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, min_length=1, max_length=1024)
+    cursor: Cursor | None = Field(default=None, json_schema_extra=not_null)
+
+
+ListQuery = OrderListQuery
+
+Amount = Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "multipleOf": 0.01})]
+
+
+class OrderLine(BaseModel):
+    """A line with the product's name and price as they were when the order was placed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: UuidText = Field(alias="productId")
+    name: str
+    unit_price: Amount = Field(alias="unitPrice")
+    quantity: int = Field(ge=1, le=100)
+    line_total: Amount = Field(alias="lineTotal")
+
+
+class Order(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: UuidText
+    user_id: str = Field(alias="userId")
+    status: OrderStatus
+    status_reason: CancelReason | None = Field(alias="statusReason")
+    items: list[OrderLine] = Field(min_length=1, max_length=50)
+    total: Amount
+    currency: Literal["USD"]
+    created_at: Timestamp = Field(alias="createdAt")
+    updated_at: Timestamp = Field(alias="updatedAt")
+
+
+class OrderPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Order]
+    next_cursor: str | None = Field(alias="nextCursor")

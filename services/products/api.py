@@ -9,13 +9,28 @@ from flask import Blueprint, Response, current_app, request
 from services.common.auth import require_admin
 from services.common.errors import BadRequest
 from services.common.http import current_principal, json_response, read_json, read_query
-from services.products import service
+from services.common.openapi import operation
+from services.products import schemas, service
 from services.products.domain import Product, ProductNotFound
 from services.products.ports import ProductRepository
-from services.products.schemas import ListQuery, ProductIn, ProductPatch
+from services.products.schemas import (
+    IF_MATCH_PATTERN,
+    IfMatchIn,
+    ListQuery,
+    ProductIn,
+    ProductPatch,
+)
 
 REPOSITORY = "products.repository"
-_STRONG_ETAG = re.compile(r'^"(\d{1,18})"$')
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+# After a create, the stateful fuzzer (and a reader) can follow the new product's id.
+_BY_ID = {"id": "$response.body#/id"}
+_FOLLOW = {
+    "getProduct": _BY_ID,
+    "replaceProduct": {**_BY_ID, "header.If-Match": "$response.header.ETag"},
+    "patchProduct": {**_BY_ID, "header.If-Match": "$response.header.ETag"},
+    "deleteProduct": {**_BY_ID, "header.If-Match": "$response.header.ETag"},
+}
 
 bp = Blueprint("products", __name__)
 
@@ -36,12 +51,12 @@ def _product_id(raw: str) -> str:
 def _expected_version() -> int | None:
     """The version named by If-Match: None when absent or `*` (any current version)."""
     header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
+    if header is None:
         return None
-    match = _STRONG_ETAG.match(header.strip())
+    match = _IF_MATCH.match(header.strip())
     if match is None:
         raise BadRequest('If-Match must be one entity tag as sent in ETag, such as "3".')
-    return int(match.group(1))
+    return None if match.group(1) == "*" else int(match.group(2))
 
 
 def _etag(product: Product) -> str:
@@ -67,7 +82,9 @@ def _one(product: Product, status: int = 200, **headers: str) -> Response:
 
 
 @bp.get("/products")
+@operation("GET /products", query=ListQuery, ok={200: schemas.ProductPage}, problems=[400])
 def list_products() -> Response:
+    """List products, newest first; `category` lists one category."""
     query = read_query(ListQuery)
     page = service.list_products(
         _repository(), category=query.category, limit=query.limit, cursor=query.cursor
@@ -78,7 +95,15 @@ def list_products() -> Response:
 
 
 @bp.post("/products")
+@operation(
+    "POST /products",
+    body=ProductIn,
+    ok={201: schemas.Product},
+    answer_headers=["Location", "ETag"],
+    links=_FOLLOW,
+)
 def create_product() -> Response:
+    """Add a product (admins)."""
     require_admin(current_principal())
     body = read_json(ProductIn)
     product = service.create_product(_repository(), body.fields())
@@ -87,12 +112,23 @@ def create_product() -> Response:
 
 
 @bp.get("/products/<id>")
+@operation("GET /products/{id}", ok={200: schemas.Product}, answer_headers=["ETag"])
 def get_product(id: str) -> Response:
+    """Read one product; its ETag is its version."""
     return _one(service.get_product(_repository(), _product_id(id)))
 
 
 @bp.put("/products/<id>")
+@operation(
+    "PUT /products/{id}",
+    body=ProductIn,
+    headers=IfMatchIn,
+    ok={200: schemas.Product},
+    problems=[412],
+    answer_headers=["ETag"],
+)
 def replace_product(id: str) -> Response:
+    """Replace every mutable field (admins); an omitted description is removed."""
     require_admin(current_principal())
     canonical_id, expected = _product_id(id), _expected_version()
     body = read_json(ProductIn)
@@ -100,7 +136,16 @@ def replace_product(id: str) -> Response:
 
 
 @bp.patch("/products/<id>")
+@operation(
+    "PATCH /products/{id}",
+    body=ProductPatch,
+    headers=IfMatchIn,
+    ok={200: schemas.Product},
+    problems=[412],
+    answer_headers=["ETag"],
+)
 def patch_product(id: str) -> Response:
+    """Change some fields (admins); `"description": null` removes it."""
     require_admin(current_principal())
     canonical_id, expected = _product_id(id), _expected_version()
     body = read_json(ProductPatch)
@@ -108,7 +153,9 @@ def patch_product(id: str) -> Response:
 
 
 @bp.delete("/products/<id>")
+@operation("DELETE /products/{id}", headers=IfMatchIn, ok={204: None}, problems=[400, 412])
 def delete_product(id: str) -> Response:
+    """Remove a product (admins)."""
     require_admin(current_principal())
     service.delete_product(_repository(), _product_id(id), _expected_version())
     return Response(status=204)

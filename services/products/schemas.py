@@ -1,4 +1,7 @@
-"""Request models: what a client may send, validated before any rule or storage call runs."""
+"""What a client may send, validated before any rule or storage call runs, and what it gets back.
+
+The response models only describe answers (the OpenAPI document); the routes build them as dicts.
+"""
 
 from decimal import Decimal
 from typing import Annotated, Any, cast
@@ -9,16 +12,20 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from services.common.validation import text, unicode
+from services.common.openapi import Timestamp, UuidText, not_null
+from services.common.validation import TEXT_PATTERN, UNICODE_PATTERN, text, unicode
 from services.products.domain import ProductFields
 
 MAX_PRICE = Decimal(1_000_000)
 CENT = Decimal("0.01")
+IF_MATCH_PATTERN = r'^(\*|"([0-9]{1,18})")$'
+"""If-Match names one version as sent in ETag (a strong tag), or `*` for any."""
 
 
 def _money(value: Any) -> Decimal:
@@ -32,11 +39,26 @@ def _money(value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
-Money = Annotated[Decimal, BeforeValidator(_money)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), BeforeValidator(text)]
-Category = Annotated[str, StringConstraints(min_length=1, max_length=100), BeforeValidator(text)]
-Description = Annotated[str, StringConstraints(max_length=2000), BeforeValidator(unicode)]
+MONEY_SCHEMA = {"type": "number", "minimum": 0, "maximum": 1_000_000, "multipleOf": 0.01}
+
+Money = Annotated[Decimal, BeforeValidator(_money), WithJsonSchema(MONEY_SCHEMA)]
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN),
+    BeforeValidator(text),
+]
+Category = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=TEXT_PATTERN),
+    BeforeValidator(text),
+]
+Description = Annotated[
+    str, StringConstraints(max_length=2000, pattern=UNICODE_PATTERN), BeforeValidator(unicode)
+]
 Stock = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+
+
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class ProductIn(BaseModel):
@@ -57,12 +79,12 @@ class ProductIn(BaseModel):
 class ProductPatch(BaseModel):
     """The body of PATCH: a non-empty subset; only `description` may be null (to remove it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Name | None = None
-    price: Money | None = None
-    stock: Stock | None = None
-    category: Category | None = None
+    name: Name | None = Field(default=None, json_schema_extra=not_null)
+    price: Money | None = Field(default=None, json_schema_extra=not_null)
+    stock: Stock | None = Field(default=None, json_schema_extra=not_null)
+    category: Category | None = Field(default=None, json_schema_extra=not_null)
     description: Description | None = None
 
     @field_validator("name", "price", "stock", "category", mode="before")
@@ -83,9 +105,45 @@ class ProductPatch(BaseModel):
         return cast(ProductFields, self.model_dump(include=self.model_fields_set))
 
 
-class ListQuery(BaseModel):
+class ProductListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    category: Category | None = None
+    category: Category | None = Field(default=None, json_schema_extra=not_null)
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, min_length=1, max_length=1024)
+    cursor: Cursor | None = Field(default=None, json_schema_extra=not_null)
+
+
+ListQuery = ProductListQuery
+
+
+class Product(BaseModel):
+    """A product as every route answers it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: UuidText
+    name: str
+    price: Annotated[Decimal, WithJsonSchema(MONEY_SCHEMA)]
+    stock: Annotated[int, Field(ge=0)]
+    category: str
+    description: str | None
+    created_at: Timestamp = Field(alias="createdAt")
+    updated_at: Timestamp = Field(alias="updatedAt")
+    version: Annotated[int, Field(ge=1)]
+
+
+class ProductPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Product]
+    next_cursor: str | None = Field(alias="nextCursor")
+
+
+class IfMatchIn(BaseModel):
+    """The conditional write header of PUT, PATCH and DELETE (read by the route itself)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    if_match: Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | None = Field(
+        default=None, alias="If-Match", json_schema_extra=not_null
+    )

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, current_app, request
 
 from services.common.auth import require_user
 from services.common.http import current_principal, json_response, read_json
-from services.users import service
+from services.common.openapi import operation
+from services.users import schemas, service
 from services.users.domain import Tokens
 from services.users.ports import IdentityProvider
 from services.users.schemas import (
@@ -45,7 +46,15 @@ def _accepted() -> Response:
 
 
 @bp.post("/users/signup")
+@operation(
+    "POST /users/signup",
+    body=SignUpIn,
+    ok={201: schemas.Account},
+    problems=[409],
+    answer_headers=["Location"],
+)
 def sign_up() -> Response:
+    """Create an account; a confirmation code is e-mailed."""
     body = read_json(SignUpIn)
     account = service.sign_up(_identity(), body.email, body.password, body.name)
     payload = {
@@ -58,45 +67,59 @@ def sign_up() -> Response:
 
 
 @bp.post("/users/confirm")
+@operation("POST /users/confirm", body=ConfirmIn, ok={200: schemas.Confirmed}, problems=[409])
 def confirm() -> Response:
+    """Confirm an e-mail address with the code sent to it."""
     body = read_json(ConfirmIn)
     service.confirm(_identity(), body.email, body.code)
     return json_response({"confirmed": True})
 
 
 @bp.post("/users/resend-code")
+@operation("POST /users/resend-code", body=EmailIn, ok={202: None})
 def resend_code() -> Response:
+    """Send the confirmation code again (202 for any address)."""
     service.resend_code(_identity(), read_json(EmailIn).email)
     return _accepted()
 
 
 @bp.post("/users/login")
+@operation("POST /users/login", body=LoginIn, ok={200: schemas.Tokens}, problems=[401, 403])
 def login() -> Response:
+    """Sign in with e-mail and password."""
     body = read_json(LoginIn)
     return json_response(_tokens(service.login(_identity(), body.email, body.password)))
 
 
 @bp.post("/users/refresh")
+@operation("POST /users/refresh", body=RefreshIn, ok={200: schemas.RefreshedTokens}, problems=[401])
 def refresh() -> Response:
+    """New access and ID tokens for a refresh token."""
     body = read_json(RefreshIn)
     return json_response(_tokens(service.refresh(_identity(), body.refresh_token)))
 
 
 @bp.post("/users/forgot-password")
+@operation("POST /users/forgot-password", body=EmailIn, ok={202: None})
 def forgot_password() -> Response:
+    """E-mail a password reset code (202 for any address)."""
     service.forgot_password(_identity(), read_json(EmailIn).email)
     return _accepted()
 
 
 @bp.post("/users/reset-password")
+@operation("POST /users/reset-password", body=ResetPasswordIn, ok={200: schemas.PasswordReset})
 def reset_password() -> Response:
+    """Set a new password with the e-mailed code."""
     body = read_json(ResetPasswordIn)
     service.reset_password(_identity(), body.email, body.code, body.new_password)
     return json_response({"passwordReset": True})
 
 
 @bp.get("/users/me")
+@operation("GET /users/me", ok={200: schemas.Profile})
 def me() -> Response:
+    """The caller's profile."""
     caller = require_user(current_principal())
     # The authorizer has verified this token (with or without its scheme, in any case);
     # Cognito reads the profile with it.

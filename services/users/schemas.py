@@ -1,7 +1,7 @@
-"""Request models of the users routes: checked before Cognito is asked anything."""
+"""Request models of the users routes, checked before Cognito is asked anything, and the answers."""
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -13,6 +13,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from services.common.openapi import UuidText
 from services.common.validation import text
 
 # Pragmatic: one @, no spaces, a dot in the domain. Cognito checks the rest.
@@ -75,3 +76,43 @@ class ResetPasswordIn(_Body):
     email: Email
     code: Code
     new_password: Password = Field(alias="newPassword")
+
+
+class Account(_Body):
+    """A new account, not yet confirmed."""
+
+    id: UuidText
+    email: str
+    name: str
+    confirmed: bool
+
+
+class Confirmed(_Body):
+    confirmed: Literal[True]
+
+
+class PasswordReset(_Body):
+    password_reset: Literal[True] = Field(alias="passwordReset")
+
+
+class RefreshedTokens(_Body):
+    """Tokens from a refresh: the refresh token itself stays the same and is not sent again."""
+
+    access_token: str = Field(alias="accessToken")
+    id_token: str = Field(alias="idToken")
+    expires_in: int = Field(alias="expiresIn", ge=0)
+    token_type: Literal["Bearer"] = Field(alias="tokenType")
+
+
+class Tokens(RefreshedTokens):
+    """Tokens from a login; send the access token as `Authorization: Bearer <accessToken>`."""
+
+    refresh_token: str = Field(alias="refreshToken")
+
+
+class Profile(_Body):
+    id: UuidText
+    email: str
+    name: str
+    email_verified: bool = Field(alias="emailVerified")
+    groups: list[str]

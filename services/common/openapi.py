@@ -1,0 +1,342 @@
+"""The OpenAPI 3.1 document of the whole HTTP API, generated from the Flask views and their models.
+
+Every view carries `@operation("METHOD /path", ...)`: spectree records the request models the view
+validates with (services/common/http.py still does the validating and the problem answers; spectree
+only documents, `skip_validation`) and the response models of each status. The route table gives
+each operation its security; `document()` adds what spectree cannot say (problem media types,
+API Gateway's own answers, response headers, links). `python -m services.common.openapi` writes
+docs/openapi.json.
+"""
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from spectree import Response, SecurityScheme, SpecTree
+from spectree.models import SecureType, SecuritySchemeData
+
+from services.routes import ROUTES, Access, Route
+
+TITLE = "Serverless e-commerce API"
+VERSION = "1.0.0"
+LOCAL_URL = "http://127.0.0.1:3000"
+BEARER = "bearerAuth"
+PROBLEM_JSON = "application/problem+json"
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def not_null(schema: dict[str, Any]) -> None:
+    """For a field that may be left out but never sent as null: None only means "not sent"."""
+    schema.pop("default", None)
+    branches = schema.pop("anyOf", None)
+    if branches is not None:
+        (kept,) = [branch for branch in branches if branch != {"type": "null"}]
+        schema.update(kept)
+
+
+UuidText = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+Timestamp = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+
+
+class FieldProblem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(description="The bad field: a body path such as items.0.quantity, or a name")
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: how every function answers an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern=r"^/problems/[a-z-]+$")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    errors: list[FieldProblem] = Field(
+        default_factory=list, description="Present on validation failures: every bad field"
+    )
+
+
+class GatewayMessage(BaseModel):
+    """API Gateway's own answer, given before any function runs (authorizer, unknown route)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str
+
+
+# What each error status means on this API; the problem statuses every operation may answer are
+# added from what it reads (a body, a query, headers, a path id) and who may call it.
+PROBLEMS: dict[int, str] = {
+    400: "Malformed request: a body that is not JSON, or a cursor or header this API did not issue",
+    401: "Not signed in",
+    403: "Signed in, but not allowed",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    412: "If-Match names a version that is no longer current; nothing changed",
+    413: "The body is larger than 64 KiB",
+    415: "The body is not JSON (Content-Type: application/json)",
+    422: "Well-formed but invalid: `errors` names every bad field",
+    429: "Throttled; retry after Retry-After seconds",
+    503: "A dependency is unavailable; retry after Retry-After seconds",
+}
+
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": 'The product\'s version as a strong entity tag ("3"), for If-Match',
+        "schema": {"type": "string", "pattern": r'^"[0-9]+"$'},
+        "required": True,
+    },
+    "Location": {
+        "description": "The path of the resource created or accepted",
+        "schema": {"type": "string", "pattern": "^/"},
+        "required": True,
+    },
+    "Idempotent-Replayed": {
+        "description": "Present on a repeat of an Idempotency-Key: the first answer, again",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "required": True,
+    },
+}
+
+TAGS = [
+    {"name": "products", "description": "The catalogue: anyone reads it, admins change it"},
+    {"name": "users", "description": "Sign-up, sign-in and the caller's profile (Cognito)"},
+    {"name": "orders", "description": "Orders, placed by customers and fulfilled asynchronously"},
+]
+
+_ROUTES: dict[str, Route] = {route.key: route for route in ROUTES}
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What an operation answers beyond its models, applied by `document()`."""
+
+    route: Route
+    statuses: frozenset[str]
+    success: tuple[int, ...]
+    headers: tuple[str, ...]
+    links: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+_EXTRAS: dict[str, Extras] = {}
+
+
+def _schema_name(model: Any) -> str:
+    name: str = model.__name__
+    return name
+
+
+spec = SpecTree(
+    "flask",
+    title=TITLE,
+    version=VERSION,
+    description=(
+        "Products, users and orders behind one API Gateway HTTP API. Errors are RFC 9457 "
+        "problem documents; API Gateway itself answers unknown routes and refused tokens "
+        'with {"message": "..."}. Money is a JSON number with at most two decimals.'
+    ),
+    mode="strict",
+    annotations=False,
+    naming_strategy=_schema_name,
+    nested_naming_strategy=lambda _parent, child: child,
+    validation_error_model=Problem,
+    security_schemes=[
+        SecurityScheme(
+            name=BEARER,
+            data=SecuritySchemeData(
+                type=SecureType.HTTP,
+                scheme="bearer",
+                bearer_format="JWT",
+                description="The accessToken from POST /users/login (a Cognito access token)",
+            ),
+        )
+    ],
+)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def operation(
+    key: str,
+    *,
+    ok: Mapping[int, type[BaseModel] | None],
+    problems: Iterable[int] = (),
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    headers: type[BaseModel] | None = None,
+    answer_headers: Iterable[str] = (),
+    links: Mapping[str, Mapping[str, str]] | None = None,
+) -> Callable[[View], View]:
+    """Document the view serving `key` ("POST /orders"); the route table says who may call it.
+
+    `ok` maps each success status to its body model; `problems` adds error statuses to the
+    ones that follow from the inputs; `answer_headers` are sent with every success.
+    """
+    route = _ROUTES[key]
+    statuses = set(problems) | {429, 503}
+    if body is not None:
+        statuses |= {400, 413, 415, 422}
+    if query is not None:
+        statuses |= {422}
+    if "{" in route.path:
+        statuses |= {404}
+    if route.protected:
+        statuses |= {401, 403}
+    answers: dict[str, Any] = {f"HTTP_{code}": model for code, model in ok.items()}
+    answers |= {f"HTTP_{code}": (Problem, PROBLEMS[code]) for code in sorted(statuses)}
+    documented = frozenset(str(code) for code in (*ok, *statuses))
+    _EXTRAS[key] = Extras(route, documented, tuple(ok), tuple(answer_headers), links or {})
+
+    def decorate(view: View) -> View:
+        documented: View = spec.validate(
+            query=query,
+            json=body,
+            headers=headers,
+            resp=Response(**answers),
+            tags=[route.function],
+            security={BEARER: []} if route.protected else None,
+            operation_id=_camel(view.__name__),
+            skip_validation=True,
+        )(view)
+        return documented
+
+    return decorate
+
+
+def _gateway_answers(operation: dict[str, Any], route: Route) -> None:
+    """API Gateway answers some statuses itself, with {"message"} rather than a problem."""
+    gateway = {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}
+    responses = operation["responses"]
+    own = ["413"] if "requestBody" in operation else []
+    if route.protected:
+        own += ["401", "403"]
+    if "{" in route.path:
+        own.append("404")  # an id that is not one path segment matches no route
+    for status in own:
+        content = responses[status].setdefault("content", {})
+        content["application/json"] = gateway
+    if route.access is Access.USER:
+        # Only the authorizer refuses a user route (a token without the access scope).
+        responses["403"]["content"].pop(PROBLEM_JSON)
+        responses["401"]["content"].pop(PROBLEM_JSON)
+    elif route.access is Access.ADMIN:
+        responses["401"]["content"].pop(PROBLEM_JSON)
+
+
+def _finish(raw: dict[str, Any]) -> dict[str, Any]:
+    """Turn spectree's output into the published document."""
+    doc: dict[str, Any] = json.loads(json.dumps(raw))
+    doc["servers"] = [{"url": LOCAL_URL, "description": "The local stack (make dev)"}]
+    doc["tags"] = TAGS
+    doc.pop("security", None)
+    schemas = doc["components"]["schemas"]
+    schemas.pop("ValidationError", None)
+    schemas["GatewayMessage"] = GatewayMessage.model_json_schema()
+    for schema in schemas.values():
+        for property_schema in schema.get("properties", {}).values():
+            property_schema.pop("title", None)  # pydantic's, from the Python name
+    for path, methods in doc["paths"].items():
+        for method, operation in methods.items():
+            extras = _EXTRAS[f"{method.upper()} {path}"]
+            _finish_operation(operation, extras)
+    doc["paths"] = dict(sorted(doc["paths"].items()))
+    return doc
+
+
+def _finish_operation(operation: dict[str, Any], extras: Extras) -> None:
+    if not operation.get("description"):
+        operation.pop("description", None)
+    for parameter in operation["parameters"]:
+        if parameter["in"] == "path":
+            parameter["schema"] = {"type": "string", "format": "uuid"}
+            parameter["description"] = "An id; one that is not a UUID names nothing (404)"
+        parameter["schema"].pop("title", None)
+        if not parameter.get("description"):
+            parameter.pop("description", None)
+    # spectree adds its validation status (422) to every operation; keep only what can happen.
+    responses = operation["responses"]
+    operation["responses"] = {
+        code: responses[code] for code in responses if code in extras.statuses
+    }
+    for status, response in operation["responses"].items():
+        content = response.get("content", {})
+        schema = content.get("application/json", {}).get("schema", {})
+        if schema.get("$ref") == "#/components/schemas/Problem":
+            content[PROBLEM_JSON] = content.pop("application/json")
+        if status in ("429", "503"):
+            response["headers"] = {"Retry-After": RESPONSE_HEADERS["Retry-After"]}
+    _gateway_answers(operation, extras.route)
+    for status in extras.success:
+        response = operation["responses"][str(status)]
+        if extras.headers:
+            response["headers"] = {name: RESPONSE_HEADERS[name] for name in extras.headers}
+        if extras.links:
+            response["links"] = {
+                f"{target[:1].upper()}{target[1:]}": {
+                    "operationId": target,
+                    "parameters": dict(parameters),
+                }
+                for target, parameters in extras.links.items()
+            }
+    operation["responses"] = dict(sorted(operation["responses"].items()))
+
+
+def document() -> dict[str, Any]:
+    """The document, from the three apps' blueprints on one throwaway app (no stores, no ports)."""
+    from flask import Flask
+
+    from services.orders.api import bp as orders
+    from services.products.api import bp as products
+    from services.users.api import bp as users
+
+    app = Flask("openapi")
+    for blueprint in (products, users, orders):
+        app.register_blueprint(blueprint)
+    with app.app_context():
+        raw = spec._generate_spec()  # spectree 3.0 (pinned): no cache, no doc routes on the app
+    return _finish(raw)
+
+
+def render(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str], target: Path = DOCUMENT) -> int:
+    """Write docs/openapi.json, or with --check exit 1 when the committed copy is stale."""
+    fresh = render(document())
+    if argv[1:2] == ["--check"]:
+        stale = not target.exists() or target.read_text() != fresh
+        print(f"{target} is {'stale: run make openapi' if stale else 'up to date'}")
+        return 1 if stale else 0
+    target.write_text(fresh)
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    # Run as a script this file is `__main__`; the views register with the imported module.
+    from services.common import openapi
+
+    sys.exit(openapi.main(sys.argv))

@@ -1,0 +1,132 @@
+"""The OpenAPI document: generated from the code, committed, valid, and naming every route."""
+
+import json
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from services.common import openapi
+from services.routes import ROUTES, Access
+
+METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return openapi.document()
+
+
+def operations(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        f"{method.upper()} {path}": operation
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+
+
+def test_the_committed_document_is_what_the_code_generates(doc: dict[str, Any]) -> None:
+    assert openapi.DOCUMENT.read_text() == openapi.render(doc), "stale: run make openapi"
+
+
+def test_it_is_a_valid_openapi_3_1_document(doc: dict[str, Any]) -> None:
+    assert doc["openapi"].startswith("3.1.")
+    validate(doc)
+
+
+def test_every_route_is_documented_once_with_its_security(doc: dict[str, Any]) -> None:
+    documented = operations(doc)
+    assert set(documented) == {route.key for route in ROUTES}
+    for route in ROUTES:
+        operation = documented[route.key]
+        expected = [{openapi.BEARER: []}] if route.access is not Access.PUBLIC else None
+        assert operation.get("security") == expected, route.key
+        assert operation["tags"] == [route.function]
+    assert doc["components"]["securitySchemes"][openapi.BEARER]["scheme"] == "bearer"
+
+
+def test_errors_are_problems_and_the_gateway_answers_in_its_own_shape(
+    doc: dict[str, Any],
+) -> None:
+    assert "ValidationError" not in doc["components"]["schemas"]
+    for key, operation in operations(doc).items():
+        for status, response in operation["responses"].items():
+            content = response.get("content", {})
+            if status.startswith("2"):
+                assert openapi.PROBLEM_JSON not in content, key
+                continue
+            refs = {
+                media: body["schema"]["$ref"].rsplit("/", 1)[1] for media, body in content.items()
+            }
+            assert refs.get(openapi.PROBLEM_JSON, "Problem") == "Problem", key
+            assert refs.get("application/json", "GatewayMessage") == "GatewayMessage", key
+        route = next(route for route in ROUTES if route.key == key)
+        if route.protected:
+            assert operation["responses"]["401"]["content"] == {
+                "application/json": {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}
+            }
+        for status in ("429", "503"):
+            assert "Retry-After" in operation["responses"][status]["headers"], key
+
+
+def test_each_operation_documents_the_statuses_the_contract_names(doc: dict[str, Any]) -> None:
+    documented = operations(doc)
+
+    def statuses(key: str) -> set[str]:
+        return set(documented[key]["responses"])
+
+    assert {"200", "400", "422"} <= statuses("GET /products")
+    assert {"201", "400", "401", "403", "413", "415", "422"} <= statuses("POST /products")
+    assert {"200", "404", "412", "422"} <= statuses("PUT /products/{id}")
+    assert {"204", "400", "404", "412"} <= statuses("DELETE /products/{id}")
+    assert "422" not in statuses("DELETE /products/{id}")
+    assert {"201", "409", "422"} <= statuses("POST /users/signup")
+    assert {"200", "401", "403"} <= statuses("POST /users/login")
+    assert {"202", "409", "422", "401"} <= statuses("POST /orders")
+    assert {"200", "404", "409"} <= statuses("POST /orders/{id}/cancel")
+
+
+def test_headers_and_links_where_they_apply(doc: dict[str, Any]) -> None:
+    documented = operations(doc)
+    created = documented["POST /products"]["responses"]["201"]
+    assert set(created["headers"]) == {"Location", "ETag"}
+    assert created["links"]["GetProduct"]["parameters"] == {"id": "$response.body#/id"}
+    assert "ETag" in documented["GET /products/{id}"]["responses"]["200"]["headers"]
+    accepted = documented["POST /orders"]["responses"]["202"]
+    assert set(accepted["headers"]) == {"Location", "Idempotent-Replayed"}
+    assert accepted["links"]["GetOrder"]["operationId"] == "getOrder"
+    header_names = {p["name"] for p in documented["POST /orders"]["parameters"]}
+    assert header_names == {"Idempotency-Key"}
+    if_match = [p for p in documented["PATCH /products/{id}"]["parameters"] if p["in"] == "header"]
+    assert [p["name"] for p in if_match] == ["If-Match"]
+    operation_ids = {operation["operationId"] for operation in documented.values()}
+    for operation in documented.values():
+        for response in operation["responses"].values():
+            for link in response.get("links", {}).values():
+                assert link["operationId"] in operation_ids
+
+
+def test_request_bodies_are_the_models_the_views_validate_with(doc: dict[str, Any]) -> None:
+    from services.orders.schemas import PlaceOrderIn
+    from services.products.schemas import ProductIn
+
+    schemas = doc["components"]["schemas"]
+    body = operations(doc)["POST /products"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/ProductIn"}
+    assert schemas["ProductIn"]["additionalProperties"] is False
+    assert set(schemas["ProductIn"]["properties"]) == set(ProductIn.model_fields)
+    assert set(schemas["PlaceOrderIn"]["properties"]) == {"items", "paymentToken"}
+    assert set(PlaceOrderIn.model_fields) == {"items", "payment_token"}
+    # Money is a number with at most two decimals, never a string.
+    assert schemas["ProductIn"]["properties"]["price"]["type"] == "number"
+    assert schemas["ProductIn"]["properties"]["price"]["multipleOf"] == 0.01
+
+
+def test_the_command_writes_the_document(tmp_path, capsys) -> None:
+    target = tmp_path / "openapi.json"
+    assert openapi.main(["openapi", "--check"], target) == 1
+    assert openapi.main(["openapi"], target) == 0
+    assert json.loads(target.read_text())["info"]["title"] == openapi.TITLE
+    assert openapi.main(["openapi", "--check"], target) == 0
+    assert "up to date" in capsys.readouterr().out
