@@ -30,6 +30,10 @@ _services = logging.getLogger("services")
 _services.handlers = [logger.registered_handler]
 _services.setLevel(logger.log_level)
 _services.propagate = False
+# botocore logs every request and response body at DEBUG (passwords, tokens, the database secret).
+# Lambda sets the root logger to the function's log level, so a stack at DEBUG would leak them.
+for _library in ("botocore", "boto3"):
+    logging.getLogger(_library).setLevel(logging.INFO)
 
 
 def correlate(**keys: str | None) -> None:

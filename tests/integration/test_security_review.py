@@ -237,13 +237,6 @@ def test_the_users_api_logs_no_password_email_name_or_token(users_api, reset_cod
     assert_no_leak(services_logs, [EMAIL, NAME], secrets)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "At logLevel DEBUG, Lambda sets the root logger to DEBUG and botocore logs every request "
-        "and response body: Cognito SignUp/InitiateAuth passwords, e-mails and issued tokens"
-    ),
-)
 def test_at_debug_level_nothing_the_users_function_logs_holds_a_secret(
     users_api, reset_codes, process_logs
 ):
@@ -278,13 +271,6 @@ def test_orders_and_their_fulfilment_log_no_bearer_or_payment_token(
     assert_no_leak(services_logs, [], [PAYMENT_TOKEN, "tok_decline", "tok_flaky", bearer, "eyJ"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "At logLevel DEBUG, Lambda sets the root logger to DEBUG and botocore logs the "
-        "GetSecretValue response: the database password reaches the orders functions' logs"
-    ),
-)
 def test_at_debug_level_nothing_the_orders_function_logs_holds_the_database_password(
     orders: OrdersStack, process_logs: Captured
 ):
