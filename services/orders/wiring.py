@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.common.aws import AwsClients
+from services.common.observability import trace_calls
 from services.common.settings import Settings
 from services.orders.catalogue import DynamoDBCatalogue
 from services.orders.database import API_LIMITS, Database, Limits, secret_connector
@@ -24,6 +25,7 @@ class OrdersPorts:
 
 
 def database_from(settings: Settings, clients: AwsClients, limits: Limits = API_LIMITS) -> Database:
+    trace_calls("psycopg2")  # before any connection opens: its statements join the traces
     return Database(secret_connector(settings, clients.secrets, limits))
 
 
