@@ -7,14 +7,14 @@ from typing import Any
 from services.common.lambda_entry import once
 from services.common.observability import observed
 from services.orders import service
-from services.orders.wiring import OrdersPorts, ports_from
+from services.orders.wiring import OutboxPorts, relay_ports_from
 
 logger = logging.getLogger(__name__)
 
 RelayHandler = Callable[[dict[str, Any], Any], dict[str, int]]
 
 
-def relay_handler(build_ports: Callable[[], OrdersPorts] = ports_from) -> RelayHandler:
+def relay_handler(build_ports: Callable[[], OutboxPorts] = relay_ports_from) -> RelayHandler:
     """A relay entry that builds its ports on the first event and reuses them after."""
     ports = once(build_ports)
 

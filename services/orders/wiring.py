@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.common.aws import AwsClients
 from services.common.observability import trace_calls
@@ -14,6 +15,22 @@ from services.orders.payments_dynamodb import DynamoDBPaymentProvider
 from services.orders.ports import Catalogue, Publisher, UnitOfWork
 from services.orders.postgres import PostgresUnitOfWork
 from services.orders.sqs import SqsPublisher
+
+
+class OutboxPorts(Protocol):
+    """What the outbox relay works with: the orders database and the queue."""
+
+    @property
+    def new_unit_of_work(self) -> Callable[[], UnitOfWork]: ...
+
+    @property
+    def publisher(self) -> Publisher: ...
+
+
+@dataclass(frozen=True)
+class RelayPorts:
+    new_unit_of_work: Callable[[], UnitOfWork]
+    publisher: Publisher
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,21 @@ def ports_from(
         catalogue=DynamoDBCatalogue(clients.dynamodb, settings.products_table),
         publisher=SqsPublisher(clients.sqs, settings.orders_queue_url),
         steps=steps,
+    )
+
+
+def relay_ports_from(
+    settings: Settings | None = None,
+    clients: AwsClients | None = None,
+    database: Database | None = None,
+) -> RelayPorts:
+    """The relay's adapters: the outbox and the queue, and no client it would never use."""
+    settings = settings or Settings.from_env()
+    clients = clients or AwsClients(settings)
+    db = database or database_from(settings, clients)
+    return RelayPorts(
+        new_unit_of_work=lambda: PostgresUnitOfWork(db),
+        publisher=SqsPublisher(clients.sqs, settings.orders_queue_url),
     )
 
 
