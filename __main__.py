@@ -111,6 +111,10 @@ layer = DependencyLayer(
 functions: dict[str, LambdaFunction] = {}  # every function built, for the alarms and dashboard
 
 
+# Invoked by schedule or on deploy, through the unpublished function: no SnapStart to pay for.
+WITHOUT_SNAP_START = frozenset({"relay", "migrate"})
+
+
 def function(name: str, **wiring: Any) -> LambdaFunction:
     """A function of the route table: its own code archive, the shared runtime and layer."""
     spec = FUNCTIONS[name]
@@ -121,6 +125,7 @@ def function(name: str, **wiring: Any) -> LambdaFunction:
         runtime=runtime,
         service=spec.service,
         layers=[layer.arn],
+        snap_start=config.snap_start and name not in WITHOUT_SNAP_START,
         **wiring,
     )
     functions[name] = LambdaFunction(name, arguments, opts=opts)
@@ -299,7 +304,9 @@ steps = {
 fulfilment = StateMachine(
     "fulfilment",
     StateMachineArgs(
-        step_functions={step: lambda_function.arn for step, lambda_function in steps.items()},
+        step_functions={
+            step: lambda_function.target_arn for step, lambda_function in steps.items()
+        },
         log_retention_days=config.log_retention_days,
     ),
     opts=opts,
@@ -319,7 +326,7 @@ order_worker_trigger = QueueTrigger(
     "order-worker-trigger",
     QueueTriggerArgs(
         queue_arn=orders_queue.arn,
-        function_arn=order_worker.arn,
+        function_arn=order_worker.target_arn,
         batch_size=config.worker_batch_size,
         maximum_concurrency=config.worker_max_concurrency,
     ),

@@ -100,7 +100,8 @@ class HttpApi(pulumi.ComponentResource):
                 api_id=self.api.id,
                 integration_type="AWS_PROXY",
                 integration_method="POST",
-                integration_uri=args.functions[function].invoke_arn,
+                # The function's alias with SnapStart: API Gateway then invokes the snapshot.
+                integration_uri=args.functions[function].target_invoke_arn,
                 payload_format_version=PAYLOAD_FORMAT_VERSION,
                 opts=child,
             )
@@ -112,6 +113,7 @@ class HttpApi(pulumi.ComponentResource):
                 f"{name}-{function}-invoke",
                 action="lambda:InvokeFunction",
                 function=args.functions[function].name,
+                qualifier=args.functions[function].qualifier,
                 principal="apigateway.amazonaws.com",
                 # Any stage, method and path of this API, and of no other.
                 source_arn=self.api.execution_arn.apply(lambda arn: f"{arn}/*/*"),

@@ -43,6 +43,12 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # The API's latency alarm: above the API Gateway integration timeout (30 s) it could never fire.
 API_LATENCY_MS = range(1, 30_000 + 1)
 API_5XX_PERCENT = range(1, 100 + 1)
+SNAP_START_MINIMUM_MINOR = 12  # Lambda offers SnapStart for Python from python3.12
+
+
+def _minor(version: str) -> int:
+    """3.13 -> 13."""
+    return int(version.split(".")[1])
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class StackConfig:
     alarm_email: str  # "" for no subscription
     alarm_api_5xx_rate_percent: int
     alarm_api_latency_p99_ms: int
+    snap_start: bool = False  # last, as the one field with a default: Pulumi.yaml's own
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -89,6 +96,8 @@ class StackConfig:
             yield f"lambdaMemoryMb must be between {MEMORY_MB.start} and {MEMORY_MB.stop - 1}"
         if not _PYTHON_RUNTIME.fullmatch(self.lambda_runtime):
             yield f"lambdaRuntime {self.lambda_runtime!r} must be a Python runtime like python3.13"
+        elif self.snap_start and _minor(self.python_version) < SNAP_START_MINIMUM_MINOR:
+            yield f"snapStart needs python3.{SNAP_START_MINIMUM_MINOR} or newer"
         if self.lambda_timeout_seconds not in TIMEOUT_SECONDS:
             yield f"lambdaTimeoutSeconds must be between 1 and {TIMEOUT_SECONDS.stop - 1}"
         if self.log_retention_days not in LOG_RETENTION_DAYS:
@@ -186,6 +195,7 @@ class StackConfig:
             database_seconds_until_auto_pause=config.require_int("databaseSecondsUntilAutoPause"),
             database_backup_retention_days=config.require_int("databaseBackupRetentionDays"),
             rds_proxy=config.require_bool("rdsProxy"),
+            snap_start=config.require_bool("snapStart"),
             vpc_egress=config.require("vpcEgress"),
             orders_concurrency=config.require_int("ordersConcurrency"),
             fulfilment_concurrency=config.require_int("fulfilmentConcurrency"),

@@ -167,6 +167,10 @@ class LambdaFunctionArgs:
     vpc: FunctionVpc | None = None  # None: outside any VPC, with Lambda's own internet access
     reserved_concurrency: int | None = None  # None: draws on the account's unreserved pool
     timeout_seconds: int | None = None  # None: the runtime's timeout
+    # Publish a version per deploy, snapshotted by SnapStart, behind the alias LIVE_ALIAS; for a
+    # function invoked through `target_arn` (the relay's schedule and the migration call the
+    # unpublished function, which SnapStart never serves).
+    snap_start: bool = False
 
     def __post_init__(self) -> None:
         if not self.service:
@@ -198,6 +202,18 @@ def physical_name(name: str) -> str:
     if len(full) > 64:
         raise ValueError(f"function name {full!r} is longer than Lambda's 64 characters")
     return full
+
+
+LIVE_ALIAS = "live"  # the alias a SnapStart function is invoked through
+_INVOCATIONS = "/invocations"
+
+
+def qualified_invoke_arn(invoke_arn: str, qualifier: str) -> str:
+    """API Gateway's invoke URI of a function's alias or version: the function's own invoke URI
+    (…/functions/<function ARN>/invocations) with the qualified ARN (<function ARN>:<qualifier>)."""
+    if not invoke_arn.endswith(_INVOCATIONS):
+        raise ValueError(f"{invoke_arn!r} is not a Lambda invoke ARN")
+    return f"{invoke_arn.removesuffix(_INVOCATIONS)}:{qualifier}{_INVOCATIONS}"
 
 
 def powertools_environment(args: LambdaFunctionArgs) -> dict[str, str]:
@@ -267,6 +283,12 @@ class LambdaFunction(pulumi.ComponentResource):
                 else None
             ),
             reserved_concurrent_executions=args.reserved_concurrency,
+            publish=args.snap_start,
+            snap_start=(
+                aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions")
+                if args.snap_start
+                else None
+            ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON",
                 log_group=self.log_group.name,
@@ -280,11 +302,34 @@ class LambdaFunction(pulumi.ComponentResource):
         self.arn = self.function.arn
         self.invoke_arn = self.function.invoke_arn
         self.service = args.service
+        # What invokers name: the alias of the latest published version with SnapStart (each
+        # deploy moves it), otherwise the function itself.
+        self.alias: aws.lambda_.Alias | None = None
+        self.qualifier: str | None = None
+        self.target_arn: pulumi.Output[str] = self.arn
+        self.target_invoke_arn: pulumi.Output[str] = self.invoke_arn
+        if args.snap_start:
+            self.alias = aws.lambda_.Alias(
+                f"{name}-{LIVE_ALIAS}",
+                name=LIVE_ALIAS,
+                function_name=self.function.name,
+                function_version=self.function.version,
+                description="The latest published version, restored from its SnapStart snapshot",
+                opts=child,
+            )
+            self.qualifier = LIVE_ALIAS
+            # The alias's ARN and invoke URI, through its name, so nothing uses them before it
+            # exists.
+            self.target_arn = pulumi.Output.concat(self.arn, ":", self.alias.name)
+            self.target_invoke_arn = pulumi.Output.all(self.invoke_arn, self.alias.name).apply(
+                lambda parts: qualified_invoke_arn(parts[0], parts[1])
+            )
         self.register_outputs(
             {
                 "name": self.name,
                 "arn": self.arn,
                 "invokeArn": self.invoke_arn,
+                "targetArn": self.target_arn,
                 "service": self.service,
             }
         )

@@ -1,8 +1,14 @@
 """The Lambda entry shared by every HTTP function: build the app once per container, then delegate.
 
 We do not ship serverless-wsgi's own `wsgi_handler.py` (it runs commands sent in an event).
+
+With SnapStart (the stack's `snapStart` setting), what an entry builds once per container (the
+app or adapters and their SDK clients; never a connection, which opens on first use) is built
+before Lambda takes the snapshot, through the runtime hooks of Lambda's Python runtime, so every
+environment restored from it starts warm. Elsewhere the hooks do not exist and nothing changes.
 """
 
+import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,6 +34,24 @@ def once(build: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
+def before_snapshot(build: Callable[[], object]) -> None:
+    """Run `build` before Lambda snapshots a SnapStart function; elsewhere, never. An entry
+    registers its `once` build here, so a snapshot holds what its first event would build.
+
+    Every environment restored from one snapshot would draw the same pseudo-random numbers
+    (botocore's retry jitter, log sampling), so `random` is re-seeded after each restore.
+    """
+    try:  # the runtime hooks of Lambda's Python runtimes (3.12 and later)
+        from snapshot_restore_py import (  # type: ignore[import-not-found]
+            register_after_restore,
+            register_before_snapshot,
+        )
+    except ImportError:
+        return
+    register_before_snapshot(build)
+    register_after_restore(random.seed)
+
+
 def api_keys(event: dict[str, Any]) -> dict[str, str | None]:
     """An API request's correlation keys: API Gateway's request id and the caller's user id."""
     context = event.get("requestContext") or {}
@@ -41,6 +65,7 @@ def http_handler(
 ) -> LambdaHandler:
     """A Lambda handler that builds the app lazily, on the first event, and reuses it after."""
     app = once(create_app)
+    before_snapshot(app)
     # Problem documents are text; without this serverless-wsgi would base64-encode them.
     if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
         serverless_wsgi.TEXT_MIME_TYPES.append(PROBLEM_JSON)

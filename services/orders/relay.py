@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from services.common.lambda_entry import once
+from services.common.lambda_entry import before_snapshot, once
 from services.common.observability import observed
 from services.orders import service
 from services.orders.wiring import OutboxPorts, relay_ports_from
@@ -17,6 +17,7 @@ RelayHandler = Callable[[dict[str, Any], Any], dict[str, int]]
 def relay_handler(build_ports: Callable[[], OutboxPorts] = relay_ports_from) -> RelayHandler:
     """A relay entry that builds its ports on the first event and reuses them after."""
     ports = once(build_ports)
+    before_snapshot(ports)
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, int]:
         sent = service.relay_outbox(ports().new_unit_of_work, ports().publisher)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from services.common.errors import DependencyUnavailable
-from services.common.lambda_entry import once
+from services.common.lambda_entry import before_snapshot, once
 from services.common.metrics import REASON, Metric
 from services.common.observability import count, observed
 from services.orders.domain import CancelReason
@@ -98,9 +98,14 @@ def _refund(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any
     return {"refunded": steps.refund(order_id)}
 
 
-reserve_stock = step_handler(_reserve)
-take_payment = step_handler(_pay)
-confirm_order = step_handler(_confirm)
-cancel_order = step_handler(_cancel)
-release_stock = step_handler(_release)
-refund_payment = step_handler(_refund)
+# A container runs one step's function, so the six entries share one build: with SnapStart it is
+# made once before the snapshot, not six times.
+_container_steps = once(steps_from)
+before_snapshot(_container_steps)
+
+reserve_stock = step_handler(_reserve, _container_steps)
+take_payment = step_handler(_pay, _container_steps)
+confirm_order = step_handler(_confirm, _container_steps)
+cancel_order = step_handler(_cancel, _container_steps)
+release_stock = step_handler(_release, _container_steps)
+refund_payment = step_handler(_refund, _container_steps)

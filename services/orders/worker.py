@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common.aws import AwsClients
-from services.common.lambda_entry import once
+from services.common.lambda_entry import before_snapshot, once
 from services.common.observability import correlate, observed
 from services.common.settings import Settings
 from services.orders.domain import OrderEvent
@@ -109,6 +109,7 @@ def read_message(body: str) -> OrderMessage:
 def worker_handler(build: Callable[[], Starter] = starter_from) -> WorkerHandler:
     """The worker's Lambda entry; the Step Functions client is built on the first batch."""
     starter = once(build)
+    before_snapshot(starter)
 
     def record_handler(record: SQSRecord) -> None:
         try:
