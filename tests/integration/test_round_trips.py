@@ -1,0 +1,309 @@
+"""Round trips per request, counted: AWS calls from botocore's own events, and PostgreSQL's from a
+cursor and a connection that count what they send (statements, BEGIN, COMMIT and ROLLBACK).
+
+A count is not a timing: these pin the minimum each route needs. Every products route makes one
+DynamoDB call; placing an order reads every price in one BatchGetItem, writes the order in one
+transaction of a fixed number of statements however many lines it has, and sends one message.
+bench/round_trips.py reports the same counts for every route.
+"""
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import psycopg2.extensions
+import pytest
+
+from services.common.aws import AwsClients
+from services.common.lambda_entry import http_handler
+from services.common.settings import Settings
+from services.orders.database import Database, secret_connector
+from services.orders.wiring import ports_from
+from services.products.app import create_app as create_products_app
+from tests.integration.conftest import (
+    ADMIN_CLAIMS,
+    CUSTOMER_CLAIMS,
+    Api,
+    OrdersStack,
+)
+
+_IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+_OPEN = (
+    psycopg2.extensions.TRANSACTION_STATUS_INTRANS,
+    psycopg2.extensions.TRANSACTION_STATUS_INERROR,
+)
+
+
+@dataclass
+class RoundTrips:
+    """What one or more requests sent: AWS operations, and what reached PostgreSQL."""
+
+    aws: Counter[str] = field(default_factory=Counter)  # "dynamodb.GetItem" -> calls
+    statements: list[str] = field(default_factory=list)
+    begins: int = 0  # psycopg2 sends BEGIN before a transaction's first statement
+    commits: int = 0
+    rollbacks: int = 0  # only those sent: psycopg2 sends none outside a transaction
+    connections: int = 0
+
+    @property
+    def transactions(self) -> int:
+        return self.begins
+
+    @property
+    def database(self) -> int:
+        """Round trips to PostgreSQL: every statement, BEGIN, COMMIT and ROLLBACK."""
+        return len(self.statements) + self.begins + self.commits + self.rollbacks
+
+    def reset(self) -> None:
+        self.aws.clear()
+        self.statements.clear()
+        self.begins = self.commits = self.rollbacks = self.connections = 0
+
+
+def count_aws_calls(client: Any, counts: RoundTrips) -> Any:
+    """Count every operation this client sends, from botocore's before-call event."""
+
+    def record(model: Any, **_: Any) -> None:
+        counts.aws[f"{model.service_model.service_name}.{model.name}"] += 1
+
+    client.meta.events.register("before-call", record)
+    return client
+
+
+class _CountingCursor(psycopg2.extensions.cursor):
+    counts: RoundTrips
+
+    def execute(self, query: Any, vars: Any = None) -> None:
+        connection = self.connection
+        if not connection.autocommit and connection.info.transaction_status == _IDLE:
+            self.counts.begins += 1
+        self.counts.statements.append(str(query if isinstance(query, str) else query.decode()))
+        super().execute(query, vars)
+
+
+class _CountingConnection:
+    """A psycopg2 connection that counts what it sends; the rest is the connection's own."""
+
+    def __init__(self, connection: Any, counts: RoundTrips) -> None:
+        cursor = type("Cursor", (_CountingCursor,), {"counts": counts})
+        connection.cursor_factory = cursor
+        object.__setattr__(self, "_connection", connection)
+        object.__setattr__(self, "_counts", counts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._connection, name, value)
+
+    def commit(self) -> None:
+        if self._connection.info.transaction_status in _OPEN:
+            self._counts.commits += 1
+        self._connection.commit()
+
+    def rollback(self) -> None:
+        if self._connection.info.transaction_status in _OPEN:
+            self._counts.rollbacks += 1
+        self._connection.rollback()
+
+
+def counting_database(settings: Settings, clients: AwsClients, counts: RoundTrips) -> Database:
+    """The orders Database as on Lambda (credentials from the secret), counting round trips."""
+    connect = secret_connector(settings, clients.secrets)
+
+    def counted() -> Any:
+        counts.connections += 1
+        return _CountingConnection(connect(), counts)
+
+    return Database(counted)
+
+
+def counted_clients(
+    settings: Settings, session: boto3.session.Session, counts: RoundTrips
+) -> AwsClients:
+    clients = AwsClients(settings, session=session)
+    for client in (clients.dynamodb, clients.sqs, clients.secrets):
+        count_aws_calls(client, counts)
+    return clients
+
+
+# --- products ---------------------------------------------------------------------------------
+
+PRODUCT = {"name": "Trail shoe", "price": 129.99, "stock": 10, "category": "shoes"}
+
+
+@pytest.fixture
+def counts() -> RoundTrips:
+    return RoundTrips()
+
+
+@pytest.fixture
+def products_api(dynamodb: Any, aws_session: boto3.session.Session, counts: RoundTrips) -> Api:
+    clients = counted_clients(Settings.from_env(), aws_session, counts)
+    return Api(http_handler(lambda: create_products_app(clients=clients)))
+
+
+def _created(api: Api) -> str:
+    reply = api.post("/products", body=PRODUCT, claims=ADMIN_CLAIMS)
+    assert reply.status == 201, reply.text
+    return str(reply.json()["id"])
+
+
+Request = Callable[[Api, str], Any]
+PRODUCT_ROUTES: list[tuple[str, Request, str]] = [
+    ("GET /products", lambda api, _: api.get("/products"), "dynamodb.Query"),
+    (
+        "GET /products?category=",
+        lambda api, _: api.get("/products", query={"category": "shoes"}),
+        "dynamodb.Query",
+    ),
+    ("POST /products", lambda api, _: _created(api), "dynamodb.PutItem"),
+    ("GET /products/{id}", lambda api, pid: api.get(f"/products/{pid}"), "dynamodb.GetItem"),
+    (
+        "PUT /products/{id}",
+        lambda api, pid: api.put(f"/products/{pid}", body=PRODUCT, claims=ADMIN_CLAIMS),
+        "dynamodb.UpdateItem",
+    ),
+    (
+        "PATCH /products/{id}",
+        lambda api, pid: api.patch(f"/products/{pid}", body={"stock": 3}, claims=ADMIN_CLAIMS),
+        "dynamodb.UpdateItem",
+    ),
+    (
+        "DELETE /products/{id}",
+        lambda api, pid: api.delete(f"/products/{pid}", claims=ADMIN_CLAIMS, content_type=None),
+        "dynamodb.DeleteItem",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "request_", "operation"), PRODUCT_ROUTES, ids=[route[0] for route in PRODUCT_ROUTES]
+)
+def test_each_products_route_makes_exactly_one_dynamodb_call(
+    products_api: Api, counts: RoundTrips, route: str, request_: Request, operation: str
+) -> None:
+    product_id = _created(products_api)
+    counts.reset()
+
+    request_(products_api, product_id)
+
+    assert all(reply.status < 400 for reply in products_api.replies), products_api.replies[-1]
+    assert counts.aws == Counter({operation: 1}), route
+
+
+def test_a_missing_product_costs_one_call_too(products_api: Api, counts: RoundTrips) -> None:
+    reply = products_api.get(f"/products/{uuid.uuid4()}")
+
+    assert reply.status == 404
+    assert counts.aws == Counter({"dynamodb.GetItem": 1})
+
+
+def test_an_id_that_is_no_uuid_is_refused_without_any_call(
+    products_api: Api, counts: RoundTrips
+) -> None:
+    assert products_api.get("/products/not-a-product").status == 404
+    assert counts.aws == Counter()
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CountedOrders:
+    stack: OrdersStack
+    counts: RoundTrips
+    api: Api
+
+    def products(self, number: int) -> list[str]:
+        return [self.stack.add_product(f"Product {n}", "2.50") for n in range(number)]
+
+    def place(self, product_ids: list[str], **options: Any) -> str:
+        body = {"items": [{"productId": pid, "quantity": 1} for pid in product_ids]}
+        reply = self.api.post("/orders", body=body, claims=CUSTOMER_CLAIMS, **options)
+        assert reply.status == 202, reply.text
+        return str(reply.json()["id"])
+
+    def warm(self) -> None:
+        """One request first: the container's connection and secret are not per request."""
+        self.place(self.products(1))
+        self.counts.reset()
+
+
+@pytest.fixture
+def counted_orders(orders: OrdersStack, counts: RoundTrips) -> CountedOrders:
+    clients = counted_clients(orders.settings, orders.session, counts)
+    database = counting_database(orders.settings, clients, counts)
+    orders.databases.append(database)
+    return CountedOrders(orders, counts, orders.api(ports_from(orders.settings, clients, database)))
+
+
+# Each placement: BEGIN, INSERT orders, INSERT order_items (all lines), INSERT outbox, COMMIT;
+# then, once the queue has the message, the outbox's acknowledgement: BEGIN, UPDATE, COMMIT.
+PLACEMENT_STATEMENTS = 4
+PLACEMENT_TRANSACTIONS = 2
+
+
+@pytest.mark.parametrize("lines", [1, 20])
+def test_placing_an_order_costs_the_same_whatever_its_number_of_lines(
+    counted_orders: CountedOrders, lines: int
+) -> None:
+    counted_orders.warm()
+    product_ids = counted_orders.products(lines)
+
+    counted_orders.place(product_ids)
+
+    counts = counted_orders.counts
+    assert counts.aws == Counter({"dynamodb.BatchGetItem": 1, "sqs.SendMessageBatch": 1})
+    assert len(counts.statements) == PLACEMENT_STATEMENTS, counts.statements
+    assert counts.transactions == counts.commits == PLACEMENT_TRANSACTIONS
+    assert (counts.rollbacks, counts.connections) == (0, 0)
+    (insert_lines,) = [sql for sql in counts.statements if "INSERT INTO order_items" in sql]
+    rows = insert_lines.split(" VALUES ", 1)[1]
+    assert rows.count("),(") + 1 == lines  # every line in the one statement
+
+
+def test_an_idempotency_key_adds_its_lock_read_and_write_to_the_one_transaction(
+    counted_orders: CountedOrders,
+) -> None:
+    counted_orders.warm()
+
+    counted_orders.place(counted_orders.products(3), headers={"Idempotency-Key": "k-1"})
+
+    counts = counted_orders.counts
+    assert len(counts.statements) == PLACEMENT_STATEMENTS + 3
+    assert counts.transactions == PLACEMENT_TRANSACTIONS
+    assert counts.aws == Counter({"dynamodb.BatchGetItem": 1, "sqs.SendMessageBatch": 1})
+
+
+def test_reading_an_order_costs_no_aws_call_and_two_statements(
+    counted_orders: CountedOrders,
+) -> None:
+    counted_orders.warm()
+    order_id = counted_orders.place(counted_orders.products(5))
+    counted_orders.counts.reset()
+
+    reply = counted_orders.api.get(f"/orders/{order_id}", claims=CUSTOMER_CLAIMS)
+
+    counts = counted_orders.counts
+    assert reply.status == 200
+    assert counts.aws == Counter()
+    assert len(counts.statements) == 2  # the order, then all its lines
+    assert (counts.transactions, counts.commits, counts.rollbacks) == (1, 0, 1)
+
+
+def test_the_first_request_of_a_container_reads_the_secret_once(
+    counted_orders: CountedOrders,
+) -> None:
+    product_ids = counted_orders.products(2)
+
+    counted_orders.place(product_ids)
+    counted_orders.place(product_ids)
+
+    counts = counted_orders.counts
+    assert counts.aws["secretsmanager.GetSecretValue"] == 1
+    assert counts.connections == 1
+    assert counts.aws["dynamodb.BatchGetItem"] == 2
