@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -14,6 +15,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.common.openapi import Timestamp, UuidText, not_null
+from services.common.validation import whole_number
 from services.orders.domain import (
     DEFAULT_PAYMENT_TOKEN,
     CancelReason,
@@ -27,7 +29,7 @@ ProductId = Annotated[
         pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
     ),
 ]
-Quantity = Annotated[int, Field(strict=True, ge=1, le=100)]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=100), BeforeValidator(whole_number)]
 PaymentToken = Annotated[
     str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
 ]

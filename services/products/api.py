@@ -49,14 +49,12 @@ def _product_id(raw: str) -> str:
 
 
 def _expected_version() -> int | None:
-    """The version named by If-Match: None when absent or `*` (any current version)."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return None
-    match = _IF_MATCH.match(header.strip())
+    """The version named by If-Match: None when absent, empty or `*` (any current version)."""
+    match = _IF_MATCH.match(request.headers.get("If-Match", ""))
     if match is None:
         raise BadRequest('If-Match must be one entity tag as sent in ETag, such as "3".')
-    return None if match.group(1) == "*" else int(match.group(2))
+    # An empty If-Match lists no tag: HTTP ignores empty list members, so it asks for nothing.
+    return int(match.group(2)) if match.group(2) else None
 
 
 def _etag(product: Product) -> str:

@@ -19,13 +19,19 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.common.openapi import Timestamp, UuidText, not_null
-from services.common.validation import TEXT_PATTERN, UNICODE_PATTERN, text, unicode
+from services.common.validation import (
+    TEXT_PATTERN,
+    UNICODE_PATTERN,
+    text,
+    unicode,
+    whole_number,
+)
 from services.products.domain import ProductFields
 
 MAX_PRICE = Decimal(1_000_000)
 CENT = Decimal("0.01")
-IF_MATCH_PATTERN = r'^(\*|"([0-9]{1,18})")$'
-"""If-Match names one version as sent in ETag (a strong tag), or `*` for any."""
+IF_MATCH_PATTERN = r'^[ \t]*(\*|"([0-9]{1,18})")?[ \t]*$'
+"""If-Match names one version as sent in ETag (a strong tag), or `*` for any; empty is none."""
 
 
 def _money(value: Any) -> Decimal:
@@ -55,7 +61,7 @@ Category = Annotated[
 Description = Annotated[
     str, StringConstraints(max_length=2000, pattern=UNICODE_PATTERN), BeforeValidator(unicode)
 ]
-Stock = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
+Stock = Annotated[int, Field(strict=True, ge=0, le=1_000_000), BeforeValidator(whole_number)]
 
 
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]

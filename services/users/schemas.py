@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from services.common.openapi import UuidText
 from services.common.validation import text
 
+MAX_EMAIL = 254
 # Pragmatic: one @, no spaces, a dot in the domain. Cognito checks the rest.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 
@@ -31,9 +32,25 @@ def _email_shape(value: str) -> str:
     return value
 
 
+# What `str.strip` removes (Python's white space), spelled out so the document says the same.
+_SPACE = r"\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+EMAIL_PATTERN = rf"^[{_SPACE}]*[^@{_SPACE}]+@[^@.{_SPACE}]+(\.[^@.{_SPACE}]+)+[{_SPACE}]*$"
+
+
+def _email_schema(schema: dict[str, Any]) -> None:
+    """The limits hold for the trimmed address: the document says so with two patterns."""
+    schema.pop("maxLength", None)
+    schema.pop("minLength", None)
+    schema["allOf"] = [
+        {"pattern": EMAIL_PATTERN},
+        {"pattern": rf"^[{_SPACE}]*[^{_SPACE}]{{3,{MAX_EMAIL}}}[{_SPACE}]*$"},
+    ]
+
+
 Email = Annotated[
     str,
-    StringConstraints(min_length=3, max_length=254),
+    StringConstraints(min_length=3, max_length=MAX_EMAIL),
+    Field(json_schema_extra=_email_schema),
     AfterValidator(_email_shape),
     BeforeValidator(_normalised_email),
 ]

@@ -40,7 +40,9 @@ def test_every_route_is_documented_once_with_its_security(doc: dict[str, Any]) -
     assert set(documented) == {route.key for route in ROUTES}
     for route in ROUTES:
         operation = documented[route.key]
-        expected = [{openapi.BEARER: []}] if route.access is not Access.PUBLIC else None
+        expected: list[dict[str, list[str]]] | None = (
+            [{openapi.BEARER: []}] if route.access is not Access.PUBLIC else None
+        )
         assert operation.get("security") == expected, route.key
         assert operation["tags"] == [route.function]
     assert doc["components"]["securitySchemes"][openapi.BEARER]["scheme"] == "bearer"
