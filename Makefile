@@ -48,6 +48,16 @@ fuzz: install ## fuzz every operation of the local stack with schemathesis (FUZZ
 openapi: install ## regenerate docs/openapi.json from the code
 	$(BIN)/python -m services.common.openapi
 
+# Benchmarks report ratios against a baseline measured in the same run; they never fail on timing.
+.PHONY: bench
+bench: install ## measure cold starts, warm overhead, round trips, artifacts, the local pipeline
+	$(BIN)/python -m bench.cold_start
+	$(BIN)/python -m bench.warm
+	$(BIN)/python -m bench.round_trips
+	$(BIN)/python -m bench.artifacts
+	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.report
+
 # `make smoke` writes the deployed stack's outputs here (STACK names the stack; the selected one
 # otherwise); SMOKE_STACK=.local/stack.json drives the stack `make dev` runs instead. pytest's
 # --confcutdir keeps tests/conftest.py, which swaps in fake AWS credentials for every other test,
