@@ -6,9 +6,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,14 @@ class RunningStack:
     process: subprocess.Popen[str]
     state_dir: Path
     info: dict[str, Any]
+    log: deque[str] = field(default_factory=lambda: deque(maxlen=500))  # its last output lines
+
+    def __post_init__(self) -> None:
+        # Read the stack's output as it comes: a pipe nobody reads fills after some thousands of
+        # logged requests, and the stack then stops on its next write.
+        output = self.process.stdout
+        if output is not None:
+            threading.Thread(target=lambda: self.log.extend(output), daemon=True).start()
 
     @property
     def api(self) -> str:

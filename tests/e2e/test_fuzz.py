@@ -8,7 +8,6 @@ examples per operation: a few here, many in `make fuzz`.
 """
 
 import os
-import threading
 import uuid
 from collections import deque
 from typing import Any
@@ -56,13 +55,8 @@ def _access_token(stack: RunningStack, email: str, password: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack_log(stack: RunningStack) -> deque[str]:
-    """Reads the stack's output as it comes: the thousands of requests logged here would fill the
-    pipe it writes to, and a full pipe stops the stack. The last lines are kept for failures."""
-    lines: deque[str] = deque(maxlen=200)
-    output = stack.process.stdout
-    assert output is not None
-    threading.Thread(target=lambda: lines.extend(output), daemon=True).start()
-    return lines
+    """The stack's last output lines, shown when a check fails."""
+    return stack.log
 
 
 @pytest.fixture(scope="module")
