@@ -49,13 +49,16 @@ openapi: install ## regenerate docs/openapi.json from the code
 	$(BIN)/python -m services.common.openapi
 
 # Benchmarks report ratios against a baseline measured in the same run; they never fail on timing.
+# BENCH_BEFORE: the commit measured beside this checkout (the last one before the performance work).
+BENCH_BEFORE ?= 54bb8e6
+BENCH_OPTIONS = $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
 .PHONY: bench
 bench: install ## measure cold starts, warm overhead, round trips, artifacts, the local pipeline
-	$(BIN)/python -m bench.cold_start
-	$(BIN)/python -m bench.warm
-	$(BIN)/python -m bench.round_trips
-	$(BIN)/python -m bench.artifacts
-	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.cold_start $(BENCH_OPTIONS)
+	$(BIN)/python -m bench.warm $(BENCH_OPTIONS)
+	$(BIN)/python -m bench.round_trips $(BENCH_OPTIONS)
+	$(BIN)/python -m bench.artifacts $(BENCH_OPTIONS)
+	$(BIN)/python -m bench.pipeline $(BENCH_OPTIONS)
 	$(BIN)/python -m bench.report
 
 # `make smoke` writes the deployed stack's outputs here (STACK names the stack; the selected one

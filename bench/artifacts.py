@@ -1,0 +1,181 @@
+"""What is deployed: the size of each function's code archive and of the dependency layer.
+
+Built with infra/packaging.py exactly as `pulumi up` builds them (the layer with pip for the
+Lambda platform, cached in .build/ under a key of its inputs). Sizes are not timings: they are
+the same on every machine, so each is shown against its goal. The layer is also broken down by
+distribution, and measured without the packages Lambda's Python runtime already provides.
+"""
+
+import re
+import tempfile
+import zipfile
+from collections import defaultdict
+from pathlib import Path, PurePosixPath
+
+from bench.figures import (
+    Figure,
+    Section,
+    arguments,
+    command,
+    measure_before,
+    save_with_before,
+    times,
+    verdict,
+)
+from infra import packaging
+from services.routes import FUNCTIONS
+
+ARCHIVE_GOAL = 200 * 1024
+LAYER_GOAL = 10 * 1024 * 1024
+ARCHITECTURE = "arm64"  # Pulumi.yaml's defaults
+PYTHON_VERSION = "3.13"
+# In the Lambda Python runtime already (boto3 and what it needs); a layer's copy shadows it.
+RUNTIME_PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"}
+)
+
+
+def kb(size: int) -> str:
+    return f"{size / 1024:.1f} KB"
+
+
+def mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.2f} MB"
+
+
+_ALIASES = {"python_dateutil": "dateutil", "psycopg2_binary": "psycopg2"}
+
+
+def distribution(name: str) -> str:
+    """The package a layer entry belongs to: python/botocore/x.py and
+    python/botocore-1.44.8.dist-info/RECORD -> botocore."""
+    parts = PurePosixPath(name).parts
+    top = re.split(r"[-.]", parts[1] if len(parts) > 1 else parts[0])[0]
+    return _ALIASES.get(top, top)
+
+
+def layer_breakdown(layer: Path) -> tuple[dict[str, int], int]:
+    """Compressed bytes per distribution, and the unzipped size."""
+    by_package: dict[str, int] = defaultdict(int)
+    unzipped = 0
+    with zipfile.ZipFile(layer) as archive:
+        for entry in archive.infolist():
+            by_package[distribution(entry.filename)] += entry.compress_size
+            unzipped += entry.file_size
+    return dict(by_package), unzipped
+
+
+def without_runtime_provided(layer: Path, out_dir: Path) -> Path:
+    """The same layer without the packages the runtime provides: rezipped, to be measured."""
+    files: dict[str, Path] = {}
+    scratch = out_dir / "unpacked"
+    with zipfile.ZipFile(layer) as archive:
+        for name in archive.namelist():
+            if distribution(name) not in RUNTIME_PROVIDED:
+                files[name] = Path(archive.extract(name, scratch))
+    return packaging.write_reproducible_zip(files, out_dir / "layer-without-runtime.zip")
+
+
+def section(only: list[str]) -> Section:
+    result = Section(
+        name="artifacts",
+        title="4. Artifacts",
+        intro=(
+            "Each function's code archive and the dependency layer, built by infra/packaging.py "
+            f"as `pulumi up` builds them ({ARCHITECTURE}, Python {PYTHON_VERSION}); sizes are "
+            "the same on any machine, so they are shown against their goal."
+        ),
+        columns=["Artifact", "Zipped", "Unzipped", "Share of goal"],
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as scratch:
+        out = Path(scratch)
+        for name, function in FUNCTIONS.items():
+            if only and name not in only:
+                continue
+            archive = packaging.build_function_code(function, out)
+            with zipfile.ZipFile(archive) as built:
+                unzipped = sum(entry.file_size for entry in built.infolist())
+            size = archive.stat().st_size
+            result.add(
+                Figure(
+                    key=f"artifacts/{name}",
+                    cells=[f"`{archive.name}`", kb(size), kb(unzipped), times(size / ARCHIVE_GOAL)],
+                    value=float(size),
+                    goal="< 200 KB",
+                    met=size < ARCHIVE_GOAL,
+                    command=command("artifacts", "--only", name),
+                )
+            )
+        if only and "layer" not in only:
+            return result
+        layer = packaging.build_layer(
+            packaging.LAYER_REQUIREMENTS,
+            ARCHITECTURE,
+            PYTHON_VERSION,
+            packaging.BUILD_DIR,
+            constraints_file=packaging.CONSTRAINTS,
+        )
+        by_package, unzipped = layer_breakdown(layer)
+        size = layer.stat().st_size
+        result.add(
+            Figure(
+                key="artifacts/layer",
+                cells=["dependency layer", mb(size), mb(unzipped), times(size / LAYER_GOAL)],
+                value=float(size),
+                goal="< 10 MB zipped",
+                met=size < LAYER_GOAL,
+                command=command("artifacts", "--only", "layer"),
+            )
+        )
+        trimmed = without_runtime_provided(layer, out)
+        _, trimmed_unzipped = layer_breakdown(trimmed)
+        trimmed_size = trimmed.stat().st_size
+        result.add(
+            Figure(
+                key="artifacts/layer-without-runtime-provided",
+                cells=[
+                    "the layer without what the runtime provides (what if)",
+                    mb(trimmed_size),
+                    mb(trimmed_unzipped),
+                    times(trimmed_size / LAYER_GOAL),
+                ],
+                value=float(trimmed_size),
+                goal="< 10 MB zipped",
+                met=trimmed_size < LAYER_GOAL,
+                command=command("artifacts", "--only", "layer"),
+            )
+        )
+    largest = sorted(by_package.items(), key=lambda item: -item[1])[:10]
+    result.notes.append(
+        "The layer's largest distributions, zipped: "
+        + ", ".join(f"{package} {mb(compressed)}" for package, compressed in largest)
+        + "."
+    )
+    shadowed = sorted(p for p in by_package if p in RUNTIME_PROVIDED)
+    if shadowed:
+        result.notes.append(
+            "The layer carries its own "
+            + ", ".join(shadowed)
+            + ": aws-xray-sdk (Powertools' `tracer` extra) requires botocore, so pip installs it "
+            "and its dependencies, and Lambda puts the layer before the runtime's own boto3 on "
+            "the path. The what-if row leaves them out (the runtime provides them)."
+        )
+    return result
+
+
+def main() -> None:
+    options = arguments(__doc__ or "").parse_args()
+    built = section(options.only)
+    before = None
+    if options.before:
+        before = measure_before(
+            "artifacts", options.before, *(f"--only={item}" for item in options.only)
+        )
+    path = save_with_before(built, before, options.out)
+    for figure in built.figures:
+        print(f"{figure.cells[0]:55s} {figure.cells[1]:>10s}  {verdict(figure.met)}")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
