@@ -34,6 +34,9 @@ def table(section: Section) -> list[str]:
 
 
 def _shown(figure: Figure, name: str) -> str:
+    if name == "pipeline":  # its baselines move with the machine: the measured value too
+        ratio = f", {times(figure.value)}" if figure.value is not None else ""
+        return f"{figure.cells[1]}{ratio}"
     if figure.value is None:
         return "—"
     if name == "artifacts":
@@ -54,7 +57,7 @@ def comparison(name: str, now: Section, before: Section | None) -> list[str]:
     rows = []
     for figure in now.figures:
         old = earlier.get(figure.key)
-        if old is None or old.value is None or figure.value is None:
+        if old is None or (figure.value is None and name != "pipeline"):
             continue
         label = figure.cells[0]
         rows.append(
