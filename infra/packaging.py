@@ -31,6 +31,16 @@ _SKIPPED_DIRS = frozenset({"__pycache__"})
 _SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
 _LAYER_ROOT = "python"  # Lambda adds /opt/python to sys.path
 _LAYER_SKIPPED = frozenset({"bin"})  # console scripts: shebangs name this machine's interpreter
+# The Lambda Python runtime ships boto3 and what it depends on. A requirement that depends on
+# botocore (aws-xray-sdk does) would otherwise put a second copy, some 16 MB, in the layer, ahead
+# of the runtime's on the path. Their top-level names and distribution names:
+RUNTIME_PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3"}
+)
+_RUNTIME_DISTRIBUTIONS = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six", "urllib3"}
+)
+_LAYER_FORMAT = "2"  # part of the cache key: bump when what goes into the zip changes
 
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
@@ -140,7 +150,7 @@ def layer_cache_key(
     digest = hashlib.sha256(requirements_file.read_bytes())
     if constraints_file is not None:
         digest.update(constraints_file.read_bytes())
-    digest.update(f"\0{platform}\0{python_version}".encode())
+    digest.update(f"\0{platform}\0{python_version}\0{_LAYER_FORMAT}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -170,9 +180,19 @@ def build_layer(
         files = {
             name: path
             for name, path in _tree(target, PurePosixPath(_LAYER_ROOT)).items()
-            if PurePosixPath(name).parts[1] not in _LAYER_SKIPPED
+            if not _left_out(PurePosixPath(name).parts[1])
         }
         return write_reproducible_zip(files, layer)
+
+
+def _left_out(top_level: str) -> bool:
+    """Console scripts, and what the Lambda runtime already provides."""
+    if top_level in _LAYER_SKIPPED or top_level in RUNTIME_PROVIDED:
+        return True
+    if top_level.endswith(".dist-info"):
+        distribution = top_level.removesuffix(".dist-info").rsplit("-", 1)[0]
+        return distribution.lower().replace("-", "_") in _RUNTIME_DISTRIBUTIONS
+    return False
 
 
 def _pip_install(

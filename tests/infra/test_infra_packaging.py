@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -132,7 +132,7 @@ def test_function_code_refuses_a_handler_outside_its_packages(source: Path, tmp_
 
 def test_layer_is_installed_for_the_platform_and_built_once(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text("six==1.16.0\n")
+    requirements.write_text("idna==3.10\n")
     out = tmp_path / "build"
 
     layer = packaging.build_layer(requirements, "arm64", "3.13", out)
@@ -143,10 +143,23 @@ def test_layer_is_installed_for_the_platform_and_built_once(tmp_path: Path) -> N
     assert again.stat().st_mtime_ns == built_at  # served from the cache: pip did not run again
     with zipfile.ZipFile(layer) as built:
         names = built.namelist()
-    assert "python/six.py" in names
+    assert "python/idna/__init__.py" in names
     assert names == sorted(names)
     assert not any(name.startswith("python/bin/") or name.endswith(".pyc") for name in names)
     assert sorted(p.name for p in out.iterdir()) == [layer.name]  # no scratch left behind
+
+
+def test_the_layer_leaves_out_what_the_lambda_runtime_provides(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("idna==3.10\njmespath==1.0.1\nsix==1.17.0\n")
+
+    layer = packaging.build_layer(requirements, "arm64", "3.13", tmp_path / "build")
+
+    with zipfile.ZipFile(layer) as built:
+        top = {PurePosixPath(name).parts[1] for name in built.namelist()}
+    assert "idna" in top
+    assert not {"jmespath", "six.py"} & top
+    assert not any(name.startswith(("jmespath-", "six-")) for name in top)  # nor their metadata
 
 
 def test_layer_cache_key_follows_requirements_platform_and_python(tmp_path: Path) -> None:
