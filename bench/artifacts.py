@@ -25,8 +25,8 @@ from bench.figures import (
 from infra import packaging
 from services.routes import FUNCTIONS
 
-ARCHIVE_GOAL = 200 * 1024
-LAYER_GOAL = 10 * 1024 * 1024
+ARCHIVE_GOAL = 200_000  # bytes: KB and MB are decimal here, as Lambda's quotas state theirs
+LAYER_GOAL = 10_000_000
 ARCHITECTURE = "arm64"  # Pulumi.yaml's defaults
 PYTHON_VERSION = "3.13"
 # In the Lambda Python runtime already (boto3 and what it needs); a layer's copy shadows it.
@@ -36,11 +36,11 @@ RUNTIME_PROVIDED = frozenset(
 
 
 def kb(size: int) -> str:
-    return f"{size / 1024:.1f} KB"
+    return f"{size / 1000:.1f} KB"
 
 
 def mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.2f} MB"
+    return f"{size / 1_000_000:.2f} MB"
 
 
 _ALIASES = {"python_dateutil": "dateutil", "psycopg2_binary": "psycopg2"}
@@ -127,31 +127,32 @@ def section(only: list[str]) -> Section:
                 command=command("artifacts", "--only", "layer"),
             )
         )
+        shadowed = sorted(p for p in by_package if p in RUNTIME_PROVIDED)
         trimmed = without_runtime_provided(layer, out)
         _, trimmed_unzipped = layer_breakdown(trimmed)
         trimmed_size = trimmed.stat().st_size
-        result.add(
-            Figure(
-                key="artifacts/layer-without-runtime-provided",
-                cells=[
-                    "the layer without what the runtime provides (what if)",
-                    mb(trimmed_size),
-                    mb(trimmed_unzipped),
-                    times(trimmed_size / LAYER_GOAL),
-                ],
-                value=float(trimmed_size),
-                goal="< 10 MB zipped",
-                met=trimmed_size < LAYER_GOAL,
-                command=command("artifacts", "--only", "layer"),
+        if shadowed:  # a what-if only while the layer carries what the runtime provides
+            result.add(
+                Figure(
+                    key="artifacts/layer-without-runtime-provided",
+                    cells=[
+                        "the layer without what the runtime provides (what if)",
+                        mb(trimmed_size),
+                        mb(trimmed_unzipped),
+                        times(trimmed_size / LAYER_GOAL),
+                    ],
+                    value=float(trimmed_size),
+                    goal="< 10 MB zipped",
+                    met=trimmed_size < LAYER_GOAL,
+                    command=command("artifacts", "--only", "layer"),
+                )
             )
-        )
     largest = sorted(by_package.items(), key=lambda item: -item[1])[:10]
     result.notes.append(
         "The layer's largest distributions, zipped: "
         + ", ".join(f"{package} {mb(compressed)}" for package, compressed in largest)
         + "."
     )
-    shadowed = sorted(p for p in by_package if p in RUNTIME_PROVIDED)
     if shadowed:
         result.notes.append(
             "The layer carries its own "
