@@ -41,9 +41,9 @@ def _shown(figure: Figure, name: str) -> str:
         return "—"
     if name == "artifacts":
         return (
-            f"{figure.value / 1024:.1f} KB"
-            if figure.value < 1024 * 1024
-            else (f"{figure.value / 1024 / 1024:.2f} MB")
+            f"{figure.value / 1000:.1f} KB"
+            if figure.value < 1_000_000
+            else (f"{figure.value / 1_000_000:.2f} MB")
         )
     if name == "round_trips":
         return f"{figure.value:.0f} round trips"
