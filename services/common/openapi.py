@@ -1,11 +1,13 @@
 """The OpenAPI 3.1 document of the whole HTTP API, generated from the Flask views and their models.
 
-Every view carries `@operation("METHOD /path", ...)`: spectree records the request models the view
-validates with (services/common/http.py still does the validating and the problem answers; spectree
-only documents, `skip_validation`) and the response models of each status. The route table gives
-each operation its security; `document()` adds what spectree cannot say (problem media types,
-API Gateway's own answers, response headers, links). `python -m services.common.openapi` writes
-docs/openapi.json.
+Every view carries `@operation("METHOD /path", ...)`, which records the request models the view
+validates with (services/common/http.py does the validating and the problem answers) and the
+response models of each status, and returns the view unchanged: spectree, which turns these into
+the document (`skip_validation`: it only documents), is imported by `document()` alone, so the
+functions on Lambda neither import it nor pass each request through its wrapper. The route
+table gives each operation its security; `document()` adds what spectree cannot say (problem
+media types, API Gateway's own answers, response headers, links).
+`python -m services.common.openapi` writes docs/openapi.json.
 """
 
 import json
@@ -16,8 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from spectree import Response, SecurityScheme, SpecTree
-from spectree.models import SecureType, SecuritySchemeData
 
 from services.routes import ROUTES, Access, Route
 
@@ -138,6 +138,8 @@ class Extras:
 
 
 _EXTRAS: dict[str, Extras] = {}
+# What spectree's `validate` will be given for each view, applied when the document is built.
+_PENDING: dict[Callable[..., Any], dict[str, Any]] = {}
 
 
 def _schema_name(model: Any) -> str:
@@ -145,32 +147,37 @@ def _schema_name(model: Any) -> str:
     return name
 
 
-spec = SpecTree(
-    "flask",
-    title=TITLE,
-    version=VERSION,
-    description=(
-        "Products, users and orders behind one API Gateway HTTP API. Errors are RFC 9457 "
-        "problem documents; API Gateway itself answers unknown routes and refused tokens "
-        'with {"message": "..."}. Money is a JSON number with at most two decimals.'
-    ),
-    mode="strict",
-    annotations=False,
-    naming_strategy=_schema_name,
-    nested_naming_strategy=lambda _parent, child: child,
-    validation_error_model=Problem,
-    security_schemes=[
-        SecurityScheme(
-            name=BEARER,
-            data=SecuritySchemeData(
-                type=SecureType.HTTP,
-                scheme="bearer",
-                bearer_format="JWT",
-                description="The accessToken from POST /users/login (a Cognito access token)",
-            ),
-        )
-    ],
-)
+def _spectree() -> Any:
+    """The spectree instance that writes the document (imported here only: see the docstring)."""
+    from spectree import SecurityScheme, SpecTree
+    from spectree.models import SecureType, SecuritySchemeData
+
+    return SpecTree(
+        "flask",
+        title=TITLE,
+        version=VERSION,
+        description=(
+            "Products, users and orders behind one API Gateway HTTP API. Errors are RFC 9457 "
+            "problem documents; API Gateway itself answers unknown routes and refused tokens "
+            'with {"message": "..."}. Money is a JSON number with at most two decimals.'
+        ),
+        mode="strict",
+        annotations=False,
+        naming_strategy=_schema_name,
+        nested_naming_strategy=lambda _parent, child: child,
+        validation_error_model=Problem,
+        security_schemes=[
+            SecurityScheme(
+                name=BEARER,
+                data=SecuritySchemeData(
+                    type=SecureType.HTTP,
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="The accessToken from POST /users/login (a Cognito access token)",
+                ),
+            )
+        ],
+    )
 
 
 def _camel(name: str) -> str:
@@ -210,17 +217,17 @@ def operation(
     _EXTRAS[key] = Extras(route, documented, tuple(ok), tuple(answer_headers), links or {})
 
     def decorate(view: View) -> View:
-        documented: View = spec.validate(
-            query=query,
-            json=body,
-            headers=headers,
-            resp=Response(**answers),
-            tags=[route.function],
-            security={BEARER: []} if route.protected else None,
-            operation_id=_camel(view.__name__),
-            skip_validation=True,
-        )(view)
-        return documented
+        _PENDING[view] = {
+            "query": query,
+            "json": body,
+            "headers": headers,
+            "answers": answers,
+            "tags": [route.function],
+            "security": {BEARER: []} if route.protected else None,
+            "operation_id": _camel(view.__name__),
+            "skip_validation": True,
+        }
+        return view
 
     return decorate
 
@@ -262,6 +269,7 @@ def _finish(raw: dict[str, Any]) -> dict[str, Any]:
             extras = _EXTRAS[f"{method.upper()} {path}"]
             _finish_operation(operation, extras)
     doc["paths"] = dict(sorted(doc["paths"].items()))
+    doc["components"]["schemas"] = dict(sorted(schemas.items()))  # whatever the views' order
     return doc
 
 
@@ -306,14 +314,22 @@ def _finish_operation(operation: dict[str, Any], extras: Extras) -> None:
 def document() -> dict[str, Any]:
     """The document, from the three apps' blueprints on one throwaway app (no stores, no ports)."""
     from flask import Flask
+    from spectree import Response
 
     from services.orders.api import bp as orders
     from services.products.api import bp as products
     from services.users.api import bp as users
 
+    spec = _spectree()
     app = Flask("openapi")
     for blueprint in (products, users, orders):
         app.register_blueprint(blueprint)
+    # spectree reads what its decorator attached to each view the app serves.
+    for endpoint, view in list(app.view_functions.items()):
+        if view in _PENDING:
+            arguments = dict(_PENDING[view])
+            arguments["resp"] = Response(**arguments.pop("answers"))
+            app.view_functions[endpoint] = spec.validate(**arguments)(view)
     with app.app_context():
         raw = spec._generate_spec()  # spectree 3.0 (pinned): no cache, no doc routes on the app
     return _finish(raw)
