@@ -103,9 +103,18 @@ def _refund(steps: Steps, order_id: str, event: dict[str, Any]) -> dict[str, Any
 _container_steps = once(steps_from)
 before_snapshot(_container_steps)
 
-reserve_stock = step_handler(_reserve, _container_steps)
-take_payment = step_handler(_pay, _container_steps)
-confirm_order = step_handler(_confirm, _container_steps)
-cancel_order = step_handler(_cancel, _container_steps)
-release_stock = step_handler(_release, _container_steps)
-refund_payment = step_handler(_refund, _container_steps)
+# What each step of the workflow (StepArns' fields) does, and its function's entry.
+ACTIONS: dict[str, Action] = {
+    "reserve": _reserve,
+    "pay": _pay,
+    "confirm": _confirm,
+    "cancel": _cancel,
+    "release": _release,
+    "refund": _refund,
+}
+reserve_stock = step_handler(ACTIONS["reserve"], _container_steps)
+take_payment = step_handler(ACTIONS["pay"], _container_steps)
+confirm_order = step_handler(ACTIONS["confirm"], _container_steps)
+cancel_order = step_handler(ACTIONS["cancel"], _container_steps)
+release_stock = step_handler(ACTIONS["release"], _container_steps)
+refund_payment = step_handler(ACTIONS["refund"], _container_steps)

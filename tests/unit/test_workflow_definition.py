@@ -224,14 +224,7 @@ ANA = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 LAMP = "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 ORDER_ID = "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e"
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-ACTIONS: dict[str, entries.Action] = {
-    "reserve": entries._reserve,
-    "pay": entries._pay,
-    "confirm": entries._confirm,
-    "cancel": entries._cancel,
-    "release": entries._release,
-    "refund": entries._refund,
-}
+ACTIONS = entries.ACTIONS
 # What the worker starts a run with: the order, the event and the correlation keys.
 KEYS = {"orderId": ORDER_ID, "userId": ANA, "correlationId": "Jx9aZhmwIAMEMbQ="}
 PLACED = {**KEYS, "type": OrderEvent.PLACED.value}
