@@ -39,7 +39,8 @@ _services.propagate = False
 # botocore logs every request and response body at DEBUG (passwords, tokens, the database secret).
 # Lambda sets the root logger to the function's log level, so a stack at DEBUG would leak them.
 for _library in ("botocore", "boto3"):
-    logging.getLogger(_library).setLevel(logging.INFO)
+    if logging.getLogger(_library).level < logging.INFO:  # NOTSET, or DEBUG; a stricter one stays
+        logging.getLogger(_library).setLevel(logging.INFO)
 
 
 def correlate(**keys: str | None) -> None:
