@@ -43,6 +43,13 @@ class Route:
         return self.access is not Access.PUBLIC
 
 
+def _orders_function(name: str, handler: str) -> Function:
+    """A function of the orders service. It reads prices and holds stock in the products table,
+    whose key design lives with the products, so that package ships with it."""
+    packages = ("services/common", "services/orders", "services/products")
+    return Function(name=name, handler=handler, packages=packages, service="orders")
+
+
 FUNCTIONS: dict[str, Function] = {
     "products": Function(
         name="products",
@@ -56,41 +63,15 @@ FUNCTIONS: dict[str, Function] = {
         packages=("services/common", "services/users"),
         service="users",
     ),
-    # Orders read prices from the products table, whose key design lives with the products.
-    "orders": Function(
-        name="orders",
-        handler="services.orders.handler.handler",
-        packages=("services/common", "services/orders", "services/products"),
-        service="orders",
-    ),
+    "orders": _orders_function("orders", "services.orders.handler.handler"),
     # Not behind the API: the outbox relay runs on a schedule, migrations on deploy.
-    "relay": Function(
-        name="relay",
-        handler="services.orders.relay.handler",
-        packages=("services/common", "services/orders", "services/products"),
-        service="orders",
-    ),
-    "migrate": Function(
-        name="migrate",
-        handler="services.orders.migrate.handler",
-        packages=("services/common", "services/orders", "services/products"),
-        service="orders",
-    ),
+    "relay": _orders_function("relay", "services.orders.relay.handler"),
+    "migrate": _orders_function("migrate", "services.orders.migrate.handler"),
     # Fulfilment: the queue's worker starts the state machine, whose tasks are the steps
     # (services/orders/workflow.py names the function of each step).
-    "order-worker": Function(
-        name="order-worker",
-        handler="services.orders.worker.handler",
-        packages=("services/common", "services/orders", "services/products"),
-        service="orders",
-    ),
+    "order-worker": _orders_function("order-worker", "services.orders.worker.handler"),
     **{
-        name: Function(
-            name=name,
-            handler=f"services.orders.steps.{name.replace('-', '_')}",
-            packages=("services/common", "services/orders", "services/products"),
-            service="orders",
-        )
+        name: _orders_function(name, f"services.orders.steps.{name.replace('-', '_')}")
         for name in (
             "reserve-stock",
             "take-payment",
