@@ -31,10 +31,19 @@ def customer(stack: RunningStack) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def products(stack: RunningStack) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = requests.get(f"{stack.api}/products?limit=6", timeout=10).json()[
-        "items"
-    ]
-    return items
+    """Products of this module's own, with known stock: other tests of the session (fuzzing,
+    smoke) order the seeded ones, so their stock is whatever those left."""
+    admin = {
+        "Authorization": "Bearer "
+        + stack.login(stack.info["admin"]["email"], stack.info["admin"]["password"])
+    }
+    created: list[dict[str, Any]] = []
+    for n in range(6):
+        body = {"name": f"Flow item {n}", "price": 10.5 + n, "stock": 50, "category": "e2e"}
+        response = requests.post(f"{stack.api}/products", json=body, headers=admin, timeout=10)
+        response.raise_for_status()
+        created.append(response.json())
+    return created
 
 
 def order_rows(stack: RunningStack) -> int:
