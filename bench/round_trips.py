@@ -9,11 +9,13 @@ secret read and connection are reported apart. Nothing is timed.
 """
 
 import os
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.figures import (
@@ -201,6 +203,8 @@ def products_steps(things: dict[str, Any], counts: Any) -> tuple[list[Step], Any
 
 
 def users_steps(things: dict[str, Any], counts: Any) -> tuple[list[Step], Any]:
+    from local import cognito as local_cognito
+    from local.outbox import Outbox
     from services.common.aws import AwsClients
     from services.common.lambda_entry import http_handler
     from services.users.app import create_app
@@ -208,6 +212,9 @@ def users_steps(things: dict[str, Any], counts: Any) -> tuple[list[Step], Any]:
     from tests.integration.test_round_trips import count_aws_calls
 
     settings = things["settings"]
+    # moto has no ResendConfirmationCode: the local stack's Cognito extension answers it, as
+    # Cognito does (codes go to a scratch outbox).
+    local_cognito.install(Outbox(Path(tempfile.mkdtemp(prefix="bench-outbox-")) / "outbox.jsonl"))
     clients = AwsClients(settings, session=things["stack"].session)
     count_aws_calls(clients.cognito, counts)
     api = Api(http_handler(lambda: create_app(settings, clients)))

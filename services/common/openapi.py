@@ -44,7 +44,7 @@ UuidText = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 Timestamp = Annotated[
     str,
     Field(
-        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$",
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$",
         json_schema_extra={"format": "date-time"},
     ),
 ]

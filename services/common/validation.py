@@ -43,4 +43,7 @@ def text(value: Any) -> Any:
 # character that is not white space by either Python's or ECMA-262's definition.
 _SPACE = r"\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 UNICODE_PATTERN = r"^[^\x00]*$"
+# Tokens, codes and keys a client copies as given: printable ASCII, no space. Written as a range,
+# not `\S`: validators read `\S` over ASCII (schemathesis) or Unicode (pydantic) and disagree.
+OPAQUE_PATTERN = r"^[\x21-\x7e]+$"
 TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"

@@ -15,7 +15,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.common.openapi import Timestamp, UuidText, not_null
-from services.common.validation import whole_number
+from services.common.validation import OPAQUE_PATTERN, whole_number
 from services.orders.domain import (
     DEFAULT_PAYMENT_TOKEN,
     CancelReason,
@@ -31,10 +31,10 @@ ProductId = Annotated[
 ]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=100), BeforeValidator(whole_number)]
 PaymentToken = Annotated[
-    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+    str, StringConstraints(min_length=1, max_length=255, pattern=OPAQUE_PATTERN)
 ]
 IdempotencyKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+    str, StringConstraints(min_length=1, max_length=255, pattern=OPAQUE_PATTERN)
 ]
 
 

@@ -14,7 +14,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.common.openapi import UuidText
-from services.common.validation import text
+from services.common.validation import OPAQUE_PATTERN, text
 
 MAX_EMAIL = 254
 # Pragmatic: one @, no spaces, a dot in the domain. Cognito checks the rest.
@@ -57,8 +57,10 @@ Email = Annotated[
 # Cognito accepts up to 256 characters; the policy itself is checked by the service.
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256), BeforeValidator(text)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), BeforeValidator(text)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
-RefreshToken = Annotated[str, StringConstraints(min_length=1, max_length=8192, pattern=r"^\S+$")]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=OPAQUE_PATTERN)]
+RefreshToken = Annotated[
+    str, StringConstraints(min_length=1, max_length=8192, pattern=OPAQUE_PATTERN)
+]
 
 
 class _Body(BaseModel):

@@ -1,10 +1,13 @@
 """The OpenAPI document: generated from the code, committed, valid, and naming every route."""
 
 import json
-from typing import Any
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 import pytest
 from openapi_spec_validator import validate
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from services.common import openapi
 from services.routes import ROUTES, Access
@@ -132,3 +135,60 @@ def test_the_command_writes_the_document(tmp_path, capsys) -> None:
     assert json.loads(target.read_text())["info"]["title"] == openapi.TITLE
     assert openapi.main(["openapi", "--check"], target) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from patterns(value)
+
+
+# Strings on which regex engines part ways: non-ASCII space and digits, a final newline.
+PROBES = [
+    "abc",
+    "tok_visa",
+    "a\u00a0b",
+    "a\u3000",
+    "\u0663",
+    "x\n",
+    '"12"',
+    "12",
+    "2026-11-25T10:00:00Z",
+    "\u0662\u0660\u0662\u0666-11-25T10:00:00Z",
+    "a@b.co",
+    "a@b\u2003.co",
+    "/problems/not-found",
+]
+
+
+def readings(pattern: str, probe: str) -> dict[str, bool]:
+    """Whether `probe` matches, as pydantic validates it and as schema-driven clients read it."""
+    python_end = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    try:
+        TypeAdapter(Annotated[str, StringConstraints(pattern=pattern)]).validate_python(probe)
+        server = True
+    except ValidationError:
+        server = False
+    return {
+        "pydantic": server,
+        "ascii": re.search(python_end, probe, re.ASCII) is not None,
+        "unicode": re.search(python_end, probe) is not None,
+    }
+
+
+def test_every_pattern_reads_the_same_in_every_engine(doc: dict[str, Any]) -> None:
+    """The server (pydantic's Rust regex, Unicode), fuzzers (Python `re`, ASCII) and clients
+    (ECMA-262) must agree on what a pattern admits, or a documented-valid value gets a 422:
+    `\\S` read over ASCII admits a no-break space that the server refuses."""
+    found = set(patterns(doc))
+    assert found, "the document states no patterns"
+    for pattern in found:
+        assert not re.search(r"(?<!\\)(?:\\\\)*\\[sSdDwWbB]", pattern), pattern
+        for probe in PROBES:
+            assert len(set(readings(pattern, probe).values())) == 1, (pattern, probe)
