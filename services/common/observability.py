@@ -17,13 +17,16 @@
   a request, traced or not (docs/performance.md).
 """
 
+import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.base import SingleMetric
 
 from services.common.metrics import DEFAULT_NAMESPACE, SERVICE, Metric
 
@@ -53,15 +56,29 @@ def trace_calls(*libraries: str) -> None:
     tracer.patch(libraries)
 
 
+# `single_metric` builds a SingleMetric for each point, and building one lists every unit and
+# resolution CloudWatch knows: about 10 of a point's 25 us. One per namespace serves every point
+# here; the lock keeps threads (the local stack's pollers) off each other's point.
+_points: dict[str, SingleMetric] = {}
+_emitting = threading.Lock()
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def count(metric: Metric, dimensions: Mapping[str, str] | None = None, value: float = 1) -> None:
     """Emit one data point of a business metric, with the service and any extra dimensions."""
     namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
-    with single_metric(
-        name=metric.value, unit=MetricUnit.Count, value=value, namespace=namespace
-    ) as point:
+    with _emitting:
+        point = _points.get(namespace)
+        if point is None:
+            point = _points[namespace] = SingleMetric(namespace=namespace)
+        point.metric_set.clear()
+        point.dimension_set.clear()
+        point.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
         point.add_dimension(SERVICE, os.environ.get("POWERTOOLS_SERVICE_NAME", "ecommerce"))
         for name, dimension in (dimensions or {}).items():
             point.add_dimension(name, dimension)
+        line = point.serialize_metric_set()
+    print(_COMPACT.encode(line))  # as single_metric prints it: one EMF line on stdout
 
 
 def observed(handle: Handler, keys_of: KeysOf) -> Handler:
