@@ -71,9 +71,19 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.loads and json.dumps build a new decoder or encoder on every call given options.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+# A body is a tree of fresh dicts and lists, never circular: the encoder need not look for loops.
+_ENCODER = json.JSONEncoder(default=json_number, separators=(",", ":"), check_circular=False)
+
+
 def loads(data: str | bytes) -> Any:
     """Parse JSON with every non-integer number as Decimal, refusing NaN and Infinity."""
-    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    if isinstance(data, bytes | bytearray):  # as json.loads reads bytes: UTF-8, -16 or -32
+        return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+    if data.startswith("\ufeff"):  # as json.loads refuses a decoded byte order mark
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+    return _DECODER.decode(data)
 
 
 def problem(
@@ -103,7 +113,7 @@ def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        json.dumps(body, default=json_number, separators=(",", ":")),
+        _ENCODER.encode(body),
         status=status,
         mimetype="application/json",
         headers=dict(headers or {}),
