@@ -77,7 +77,8 @@ class Database:
         if self._connection is None or self._connection.closed:
             with self.translated():
                 self._connection = self._connect()
-                self._connection.autocommit = False
+                # The unit of work sends BEGIN itself, with the statement that needs it.
+                self._connection.autocommit = True
         return self._connection
 
     def discard(self) -> None:

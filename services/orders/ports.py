@@ -69,7 +69,8 @@ class IdempotencyStore(ABC):
 
 class Outbox(ABC):
     @abstractmethod
-    def add(self, order_id: str, body: dict[str, Any]) -> OutboxMessage: ...
+    def add(self, order_id: str, body: dict[str, Any]) -> None:
+        """A message to send once the unit of work commits; commit() returns it with its id."""
 
     @abstractmethod
     def pending(self, limit: int) -> list[OutboxMessage]:
@@ -98,7 +99,8 @@ class UnitOfWork(ABC):
         self.rollback()  # a no-op after commit
 
     @abstractmethod
-    def commit(self) -> None: ...
+    def commit(self) -> list[OutboxMessage]:
+        """Make everything durable at once; the outbox messages added, with their ids."""
 
     @abstractmethod
     def rollback(self) -> None: ...

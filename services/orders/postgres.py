@@ -2,6 +2,14 @@
 
 Every statement is parameterised; the lines of an order go in with one multi-row INSERT, so
 placing an order costs the same number of statements whatever its size.
+
+Round trips are what a request waits for, so the unit of work spends as few as it can. Writes
+wait in a batch and travel with the next statement whose answer is needed, or with the commit:
+a unit of work that only writes is one round trip, one multi-statement query that PostgreSQL runs
+as a single transaction. BEGIN is sent only when something must be seen or held before the writes
+(a key's lock, the outbox rows a relay takes, a status change whose answer shapes the rest), and
+it and COMMIT ride with the statements next to them. An order is read with its lines in one
+statement, outside any transaction.
 """
 
 import base64
@@ -9,12 +17,14 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg2
-from psycopg2.extras import Json, execute_values
+import psycopg2.extensions
+from psycopg2.extras import Json
 
 from services.common.clock import timestamp
 from services.common.money import json_number
@@ -43,6 +53,8 @@ from services.orders.ports import (
 )
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", re.ASCII)
+_IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+Rows = list[tuple[Any, ...]]
 
 
 def _jsonb(value: Any) -> Json:
@@ -53,15 +65,29 @@ class _Statements:
     def __init__(self, uow: "PostgresUnitOfWork") -> None:
         self._uow = uow
 
-    def _run(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        return self._uow.execute(sql, params)
-
 
 class PostgresOrders(_Statements, OrderRepository):
-    _COLUMNS = "id, user_id, status, status_reason, payment_token, created_at, updated_at"
+    # One statement reads an order whole: its lines travel with it as one JSON array (the price
+    # as text, so that it comes back a Decimal, not a float).
+    _SELECT = (
+        "SELECT id, user_id, status, status_reason, payment_token, created_at, updated_at,"
+        " (SELECT coalesce(json_agg(json_build_array(i.product_id, i.name, i.unit_price::text,"
+        " i.quantity) ORDER BY i.line_no), '[]') FROM order_items i WHERE i.order_id = orders.id)"
+        " FROM orders"
+    )
+    # The status check and the change are one statement: a concurrent change cannot slip in.
+    _MOVE = (
+        "WITH moved AS (UPDATE orders SET status = %s, status_reason = %s, updated_at = %s"
+        " WHERE id = %s AND status = ANY(%s)"
+        " RETURNING id, user_id, status, status_reason, payment_token, created_at, updated_at)"
+        " SELECT *,"
+        " (SELECT coalesce(json_agg(json_build_array(i.product_id, i.name, i.unit_price::text,"
+        " i.quantity) ORDER BY i.line_no), '[]') FROM order_items i WHERE i.order_id = moved.id)"
+        " FROM moved"
+    )
 
     def add(self, order: Order) -> None:
-        self._run(
+        self._uow.write(
             "INSERT INTO orders (id, user_id, status, status_reason, total, currency,"
             " payment_token, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
@@ -76,45 +102,33 @@ class PostgresOrders(_Statements, OrderRepository):
                 order.updated_at,
             ),
         )
-        rows = [
+        line_rows = [
             (order.id, number, line.product_id, line.name, line.unit_price, line.quantity,
              line.line_total)
             for number, line in enumerate(order.lines, start=1)
         ]  # fmt: skip
-        with self._uow.translated():
-            execute_values(
-                self._uow.cursor,
-                "INSERT INTO order_items (order_id, line_no, product_id, name, unit_price,"
-                " quantity, line_total) VALUES %s",
-                rows,
-                page_size=len(rows),
-            )
-
-    def _with_lines(self, rows: list[tuple[Any, ...]]) -> list[Order]:
-        if not rows:
-            return []
-        ids = [str(row[0]) for row in rows]
-        self._run(
-            "SELECT order_id, product_id, name, unit_price, quantity FROM order_items"
-            " WHERE order_id = ANY(%s::uuid[]) ORDER BY order_id, line_no",
-            (ids,),
+        rows = b",".join(self._uow.mogrify("(%s, %s, %s, %s, %s, %s, %s)", r) for r in line_rows)
+        self._uow.write(
+            b"INSERT INTO order_items (order_id, line_no, product_id, name, unit_price,"
+            b" quantity, line_total) VALUES " + rows
         )
-        lines: dict[str, list[OrderLine]] = {order_id: [] for order_id in ids}
-        for order_id, product_id, name, unit_price, quantity in self._uow.cursor.fetchall():
-            lines[str(order_id)].append(OrderLine(str(product_id), name, unit_price, quantity))
-        return [
-            Order(
-                id=str(order_id),
-                user_id=user,
-                status=OrderStatus(status),
-                status_reason=reason,
-                lines=tuple(lines[str(order_id)]),
-                payment_token=token,
-                created_at=timestamp(created),
-                updated_at=timestamp(updated),
-            )
-            for order_id, user, status, reason, token, created, updated in rows
-        ]
+
+    @staticmethod
+    def _order(row: tuple[Any, ...]) -> Order:
+        order_id, user, status, reason, token, created, updated, lines = row
+        return Order(
+            id=str(order_id),
+            user_id=user,
+            status=OrderStatus(status),
+            status_reason=reason,
+            lines=tuple(
+                OrderLine(str(product_id), name, Decimal(price), quantity)
+                for product_id, name, price, quantity in lines
+            ),
+            payment_token=token,
+            created_at=timestamp(created),
+            updated_at=timestamp(updated),
+        )
 
     def get(self, user_id: str, order_id: str) -> Order:
         return self._one(order_id, " AND user_id = %s", (user_id,))
@@ -127,14 +141,10 @@ class PostgresOrders(_Statements, OrderRepository):
             order_id = str(uuid.UUID(order_id))  # PostgreSQL reads only some spellings
         except ValueError as exc:
             raise OrderNotFound(order_id[:64]) from exc
-        self._run(
-            f"SELECT {self._COLUMNS} FROM orders WHERE id = %s{condition}",  # noqa: S608
-            (order_id, *parameters),
-        )
-        row = self._uow.cursor.fetchone()
-        if row is None:
+        rows = self._uow.read(f"{self._SELECT} WHERE id = %s{condition}", (order_id, *parameters))
+        if not rows:
             raise OrderNotFound(order_id)
-        return self._with_lines([row])[0]
+        return self._order(rows[0])
 
     def transition(
         self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
@@ -144,38 +154,34 @@ class PostgresOrders(_Statements, OrderRepository):
         except ValueError as exc:
             raise OrderNotFound(order_id[:64]) from exc
         allowed = sorted(status.value for status in predecessors(target))
-        # The status check and the change are one statement: a concurrent change cannot slip in.
-        self._run(
-            f"UPDATE orders SET status = %s, status_reason = %s, updated_at = %s"  # noqa: S608
-            f" WHERE id = %s AND status = ANY(%s) RETURNING {self._COLUMNS}",
+        # It opens the transaction: what follows (an outbox message) commits with it or not at all.
+        rows = self._uow.hold(
+            self._MOVE,
             (target.value, reason.value if reason else None, now, order_id, allowed),
         )
-        row = self._uow.cursor.fetchone()
-        if row is not None:
-            return self._with_lines([row])[0]
-        self._run("SELECT status FROM orders WHERE id = %s", (order_id,))
-        current = self._uow.cursor.fetchone()
-        if current is None:
+        if rows:
+            return self._order(rows[0])
+        current = self._uow.read("SELECT status FROM orders WHERE id = %s", (order_id,))
+        if not current:
             raise OrderNotFound(order_id)
-        check_transition(OrderStatus(current[0]), target)
-        raise InvalidTransition(OrderStatus(current[0]), target)  # allowed, yet changed meanwhile
+        status = OrderStatus(current[0][0])
+        check_transition(status, target)
+        raise InvalidTransition(status, target)  # allowed, yet changed meanwhile
 
     def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
         if cursor is None:
-            self._run(
-                f"SELECT {self._COLUMNS} FROM orders WHERE user_id = %s"  # noqa: S608
-                " ORDER BY created_at DESC, id DESC LIMIT %s",
+            rows = self._uow.read(
+                f"{self._SELECT} WHERE user_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
                 (user_id, limit + 1),
             )
         else:
             created_at, order_id = _decode_cursor(cursor)
-            self._run(
-                f"SELECT {self._COLUMNS} FROM orders WHERE user_id = %s"  # noqa: S608
-                " AND (created_at, id) < (%s, %s) ORDER BY created_at DESC, id DESC LIMIT %s",
+            rows = self._uow.read(
+                f"{self._SELECT} WHERE user_id = %s AND (created_at, id) < (%s, %s)"
+                " ORDER BY created_at DESC, id DESC LIMIT %s",
                 (user_id, created_at, order_id, limit + 1),
             )
-        rows = self._uow.cursor.fetchall()
-        orders = self._with_lines(rows[:limit])
+        orders = [self._order(row) for row in rows[:limit]]
         more = len(rows) > limit
         return OrderPage(orders, _encode_cursor(orders[-1]) if more else None)
 
@@ -201,29 +207,29 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
 
 class PostgresIdempotency(_Statements, IdempotencyStore):
     def claim(self, user_id: str, key: str, fingerprint: str) -> StoredResponse | None:
-        # A transaction-scoped lock per key: a concurrent holder means "still in flight".
-        self._run(
+        # A transaction-scoped lock per key: a concurrent holder means "still in flight". The
+        # read is a statement of its own, so that its snapshot is taken once the lock is held.
+        (locked,) = self._uow.hold(
             "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
             (json.dumps([user_id, key]),),
         )
-        if not self._uow.cursor.fetchone()[0]:
+        if not locked[0]:
             raise RequestInFlight()
-        self._run(
+        rows = self._uow.read(
             "SELECT request_hash, response_status, response_body, order_id FROM idempotency_keys"
             " WHERE user_id = %s AND key = %s",
             (user_id, key),
         )
-        row = self._uow.cursor.fetchone()
-        if row is None:
+        if not rows:
             return None
-        request_hash, status, body, order_id = row
+        request_hash, status, body, order_id = rows[0]
         if request_hash.strip() != fingerprint:
             raise IdempotencyKeyReused()
         return StoredResponse(int(status), body, str(order_id))
 
     def complete(self, user_id: str, key: str, fingerprint: str, response: StoredResponse) -> None:
         # The primary key, not the lock, is what guarantees one order per key.
-        self._run(
+        self._uow.write(
             "INSERT INTO idempotency_keys (user_id, key, request_hash, order_id,"
             " response_status, response_body) VALUES (%s, %s, %s, %s, %s, %s)",
             (user_id, key, fingerprint, response.order_id, response.status,
@@ -232,25 +238,28 @@ class PostgresIdempotency(_Statements, IdempotencyStore):
 
 
 class PostgresOutbox(_Statements, Outbox):
-    def add(self, order_id: str, body: dict[str, Any]) -> OutboxMessage:
-        self._run(
+    def add(self, order_id: str, body: dict[str, Any]) -> None:
+        def added(rows: Rows) -> None:
+            self._uow.written(OutboxMessage(int(rows[0][0]), order_id, body))
+
+        self._uow.write(
             "INSERT INTO outbox (order_id, body) VALUES (%s, %s) RETURNING id",
             (order_id, _jsonb(body)),
+            answer=added,
         )
-        return OutboxMessage(int(self._uow.cursor.fetchone()[0]), order_id, body)
 
     def pending(self, limit: int) -> list[OutboxMessage]:
-        # SKIP LOCKED: two relays at once each take different messages.
-        self._run(
+        # SKIP LOCKED: two relays at once each take different messages, held until commit.
+        rows = self._uow.hold(
             "SELECT id, order_id, body FROM outbox WHERE sent_at IS NULL"
             " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             (limit,),
         )
-        return [OutboxMessage(int(i), str(o), b) for i, o, b in self._uow.cursor.fetchall()]
+        return [OutboxMessage(int(i), str(o), b) for i, o, b in rows]
 
     def mark_sent(self, message_ids: Sequence[int]) -> None:
         if message_ids:
-            self._run(
+            self._uow.write(
                 "UPDATE outbox SET sent_at = now() WHERE id = ANY(%s) AND sent_at IS NULL",
                 (list(message_ids),),
             )
@@ -260,7 +269,10 @@ class PostgresUnitOfWork(UnitOfWork):
     def __init__(self, database: Database) -> None:
         self._database = database
         self._connection: Any = None
-        self.cursor: Any = None
+        self._cursor: Any = None
+        self._batch: list[bytes] = []
+        self._answer: Callable[[Rows], None] | None = None  # for the batch's last statement
+        self._messages: list[OutboxMessage] = []
         self.orders = PostgresOrders(self)
         self.idempotency = PostgresIdempotency(self)
         self.outbox = PostgresOutbox(self)
@@ -268,25 +280,79 @@ class PostgresUnitOfWork(UnitOfWork):
     def __enter__(self) -> "PostgresUnitOfWork":
         self._connection = self._database.connection()
         with self._database.translated():
-            self.cursor = self._connection.cursor()
+            self._cursor = self._connection.cursor()
         return self
 
-    def translated(self) -> Any:
-        return self._database.translated()
-
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+    def mogrify(self, sql: str | bytes, params: Sequence[Any] | None = None) -> bytes:
+        """The statement with its parameters quoted by psycopg2, as it would send it."""
         with self._database.translated():
-            self.cursor.execute(sql, params)
+            statement: bytes = self._cursor.mogrify(sql, params)
+        return statement
 
-    def commit(self) -> None:
+    def write(
+        self,
+        sql: str | bytes,
+        params: Sequence[Any] | None = None,
+        answer: Callable[[Rows], None] | None = None,
+    ) -> None:
+        """A statement whose answer can wait: it goes with the next one sent. Only a batch's
+        last statement is answered, so one awaiting `answer` is sent before anything follows."""
+        if self._answer is not None:
+            self._send(begin=True)
+        self._batch.append(self.mogrify(sql, params))
+        self._answer = answer
+
+    def read(self, sql: str, params: Sequence[Any]) -> Rows:
+        """A statement answered now. Alone it runs in autocommit, like any statement under READ
+        COMMITTED; after writes, it opens the transaction so that they can still be undone."""
+        return self._send(self.mogrify(sql, params), begin=bool(self._batch))
+
+    def hold(self, sql: str, params: Sequence[Any]) -> Rows:
+        """A statement answered now whose effect (a lock, a change) lasts until commit."""
+        return self._send(self.mogrify(sql, params), begin=True)
+
+    def written(self, message: OutboxMessage) -> None:
+        self._messages.append(message)
+
+    def _in_transaction(self) -> bool:
+        return bool(self._connection.info.transaction_status != _IDLE)
+
+    def _send(self, last: bytes | None = None, *, begin: bool, commit: bool = False) -> Rows:
+        """One round trip: BEGIN if asked and none is open, the batch, `last`, COMMIT if asked."""
+        statements, answer = self._batch, self._answer
+        self._batch, self._answer = [], None
+        if last is not None:
+            statements, answer = [*statements, last], None
+        if not statements and not commit:
+            return []
+        if begin and not self._in_transaction():
+            statements = [b"BEGIN", *statements]
+        if commit:
+            statements = [*statements, b"COMMIT"]
         with self._database.translated():
-            self._connection.commit()
+            self._cursor.execute(b";".join(statements))
+            rows: Rows = self._cursor.fetchall() if self._cursor.description else []
+        if answer is not None:
+            answer(rows)
+        return rows
+
+    def commit(self) -> list[OutboxMessage]:
+        if not self._in_transaction():
+            self._send(begin=False)  # one query is one transaction: atomic without BEGIN
+        else:
+            if self._answer is not None:
+                self._send(begin=False)  # its answer would be COMMIT's otherwise
+            self._send(begin=False, commit=True)
+        messages, self._messages = self._messages, []
+        return messages
 
     def rollback(self) -> None:
         """Undo what was not committed; a connection lost meanwhile has undone it already."""
+        self._batch, self._answer, self._messages = [], None, []
         if self._connection is None or self._connection.closed:
             return
         try:
-            self._connection.rollback()
+            if self._in_transaction():
+                self._cursor.execute("ROLLBACK")
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             self._database.discard()

@@ -2,7 +2,7 @@
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from services.common.clock import Clock, timestamp, utc_now
 from services.common.errors import DependencyUnavailable
@@ -51,11 +51,11 @@ def place_order(
         order = _priced_order(catalogue, user_id, request, timestamp(clock()))
         response = StoredResponse(ACCEPTED, order.to_json(), order.id)
         uow.orders.add(order)
-        message = uow.outbox.add(order.id, order.message(OrderEvent.PLACED, correlation_id))
         if idempotency_key is not None:
             uow.idempotency.complete(user_id, idempotency_key, request.fingerprint(), response)
-        uow.commit()
-    _send_after_commit(new_unit_of_work, publisher, message)
+        uow.outbox.add(order.id, order.message(OrderEvent.PLACED, correlation_id))
+        messages = uow.commit()
+    _send_after_commit(new_unit_of_work, publisher, messages)
     return Placement(response, replayed=False)
 
 
@@ -81,17 +81,22 @@ def _priced_order(catalogue: Catalogue, user_id: str, request: OrderRequest, now
 
 
 def _send_after_commit(
-    new_unit_of_work: Callable[[], UnitOfWork], publisher: Publisher, message: OutboxMessage
+    new_unit_of_work: Callable[[], UnitOfWork],
+    publisher: Publisher,
+    messages: Sequence[OutboxMessage],
 ) -> None:
     """Best effort: the order is already committed, and the relay sends whatever is left."""
+    if not messages:
+        return
     try:
-        sent = publisher.publish([message])
+        sent = publisher.publish(messages)
         if sent:
             with new_unit_of_work() as uow:
                 uow.outbox.mark_sent(sent)
                 uow.commit()
     except DependencyUnavailable as exc:
-        logger.warning("outbox message %s left for the relay: %s", message.id, exc.detail)
+        ids = ", ".join(str(message.id) for message in messages)
+        logger.warning("outbox message %s left for the relay: %s", ids, exc.detail)
 
 
 def get_order(new_unit_of_work: Callable[[], UnitOfWork], user_id: str, order_id: str) -> Order:
@@ -151,11 +156,11 @@ def cancel_order(
             order_id, OrderStatus.CANCELLED, CancelReason.CANCELLED_BY_CUSTOMER,
             timestamp(steps.clock()),
         )  # fmt: skip
-        message = uow.outbox.add(order.id, order.message(OrderEvent.CANCELLED, correlation_id))
-        uow.commit()
+        uow.outbox.add(order.id, order.message(OrderEvent.CANCELLED, correlation_id))
+        messages = uow.commit()
     try:
         steps.undo(order.id)
     except DependencyUnavailable as exc:
         logger.warning("undo of cancelled order %s left to its workflow: %s", order.id, exc.detail)
-    _send_after_commit(steps.new_unit_of_work, publisher, message)
+    _send_after_commit(steps.new_unit_of_work, publisher, messages)
     return order

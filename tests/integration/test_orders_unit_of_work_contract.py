@@ -240,9 +240,11 @@ def with_messages(store: Store, count: int) -> list[int]:
     placed = order()
     with store.here() as uow:
         uow.orders.add(placed)
-        ids = [uow.outbox.add(placed.id, {"n": n}).id for n in range(count)]
-        uow.commit()
-    return ids
+        for n in range(count):
+            uow.outbox.add(placed.id, {"n": n})
+        messages = uow.commit()
+    assert [(m.order_id, m.body) for m in messages] == [(placed.id, {"n": n}) for n in range(count)]
+    return [m.id for m in messages]
 
 
 def test_committed_messages_are_pending_oldest_first_and_up_to_a_limit(store):

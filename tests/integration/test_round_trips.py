@@ -35,6 +35,24 @@ _OPEN = (
     psycopg2.extensions.TRANSACTION_STATUS_INTRANS,
     psycopg2.extensions.TRANSACTION_STATUS_INERROR,
 )
+_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK"}
+
+
+def split_statements(sent: str) -> list[str]:
+    """The statements of one multi-statement query: split at semicolons outside quotes."""
+    statements: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for character in sent:
+        if character == "'":
+            quoted = not quoted  # '' inside a literal toggles twice
+        if character == ";" and not quoted:
+            statements.append("".join(current).strip())
+            current = []
+        else:
+            current.append(character)
+    statements.append("".join(current).strip())
+    return [statement for statement in statements if statement]
 
 
 @dataclass
@@ -42,25 +60,30 @@ class RoundTrips:
     """What one or more requests sent: AWS operations, and what reached PostgreSQL."""
 
     aws: Counter[str] = field(default_factory=Counter)  # "dynamodb.GetItem" -> calls
-    statements: list[str] = field(default_factory=list)
-    begins: int = 0  # psycopg2 sends BEGIN before a transaction's first statement
-    commits: int = 0
-    rollbacks: int = 0  # only those sent: psycopg2 sends none outside a transaction
+    sent: list[list[str]] = field(default_factory=list)  # each round trip's statements
+    commits: int = 0  # by the connection's commit(), not in a query
+    rollbacks: int = 0
     connections: int = 0
 
     @property
+    def statements(self) -> list[str]:
+        """Every SQL statement sent, BEGIN, COMMIT and ROLLBACK aside."""
+        return [one for trip in self.sent for one in trip if one not in _CONTROL]
+
+    @property
     def transactions(self) -> int:
-        return self.begins
+        """Transactions opened with BEGIN (a query of its own is a transaction without one)."""
+        return sum(trip.count("BEGIN") for trip in self.sent)
 
     @property
     def database(self) -> int:
-        """Round trips to PostgreSQL: every statement, BEGIN, COMMIT and ROLLBACK."""
-        return len(self.statements) + self.begins + self.commits + self.rollbacks
+        """Round trips to PostgreSQL: every query sent, and the connection's COMMIT/ROLLBACK."""
+        return len(self.sent) + self.commits + self.rollbacks
 
     def reset(self) -> None:
         self.aws.clear()
-        self.statements.clear()
-        self.begins = self.commits = self.rollbacks = self.connections = 0
+        self.sent.clear()
+        self.commits = self.rollbacks = self.connections = 0
 
 
 def count_aws_calls(client: Any, counts: RoundTrips) -> Any:
@@ -77,10 +100,10 @@ class _CountingCursor(psycopg2.extensions.cursor):
     counts: RoundTrips
 
     def execute(self, query: Any, vars: Any = None) -> None:
-        connection = self.connection
-        if not connection.autocommit and connection.info.transaction_status == _IDLE:
-            self.counts.begins += 1
-        self.counts.statements.append(str(query if isinstance(query, str) else query.decode()))
+        sent = self.mogrify(query, vars).decode()
+        if not self.connection.autocommit and self.connection.info.transaction_status == _IDLE:
+            sent = f"BEGIN;{sent}"  # psycopg2 would send it first (the orders Database does not)
+        self.counts.sent.append(split_statements(sent))
         super().execute(query, vars)
 
 
@@ -100,12 +123,12 @@ class _CountingConnection:
         setattr(self._connection, name, value)
 
     def commit(self) -> None:
-        if self._connection.info.transaction_status in _OPEN:
+        if not self._connection.autocommit and self._connection.info.transaction_status in _OPEN:
             self._counts.commits += 1
         self._connection.commit()
 
     def rollback(self) -> None:
-        if self._connection.info.transaction_status in _OPEN:
+        if not self._connection.autocommit and self._connection.info.transaction_status in _OPEN:
             self._counts.rollbacks += 1
         self._connection.rollback()
 
@@ -241,16 +264,18 @@ def counted_orders(orders: OrdersStack, counts: RoundTrips) -> CountedOrders:
     return CountedOrders(orders, counts, orders.api(ports_from(orders.settings, clients, database)))
 
 
-# Each placement: BEGIN, INSERT orders, INSERT order_items (all lines), INSERT outbox, COMMIT;
-# then, once the queue has the message, the outbox's acknowledgement: BEGIN, UPDATE, COMMIT.
-PLACEMENT_STATEMENTS = 4
-PLACEMENT_TRANSACTIONS = 2
+def kinds(trip: list[str]) -> list[str]:
+    """Each statement of a round trip by its first words: "INSERT INTO orders", "COMMIT"."""
+    return [" ".join(statement.split()[:3]) if statement[:6] == "INSERT" else
+            " ".join(statement.split()[:1]) for statement in trip]  # fmt: skip
 
 
 @pytest.mark.parametrize("lines", [1, 20])
-def test_placing_an_order_costs_the_same_whatever_its_number_of_lines(
+def test_placing_an_order_is_two_round_trips_whatever_its_number_of_lines(
     counted_orders: CountedOrders, lines: int
 ) -> None:
+    """The order, all its lines and its message in one query (one transaction without BEGIN or
+    COMMIT), then the message's acknowledgement once the queue has it."""
     counted_orders.warm()
     product_ids = counted_orders.products(lines)
 
@@ -258,15 +283,18 @@ def test_placing_an_order_costs_the_same_whatever_its_number_of_lines(
 
     counts = counted_orders.counts
     assert counts.aws == Counter({"dynamodb.BatchGetItem": 1, "sqs.SendMessageBatch": 1})
-    assert len(counts.statements) == PLACEMENT_STATEMENTS, counts.statements
-    assert counts.transactions == counts.commits == PLACEMENT_TRANSACTIONS
-    assert (counts.rollbacks, counts.connections) == (0, 0)
+    assert [kinds(trip) for trip in counts.sent] == [
+        ["INSERT INTO orders", "INSERT INTO order_items", "INSERT INTO outbox"],
+        ["UPDATE"],
+    ]
+    assert counts.database == 2
+    assert (counts.transactions, counts.rollbacks, counts.connections) == (0, 0, 0)
     (insert_lines,) = [sql for sql in counts.statements if "INSERT INTO order_items" in sql]
     rows = insert_lines.split(" VALUES ", 1)[1]
     assert rows.count("),(") + 1 == lines  # every line in the one statement
 
 
-def test_an_idempotency_key_adds_its_lock_read_and_write_to_the_one_transaction(
+def test_an_idempotency_key_adds_its_lock_and_read_to_the_one_transaction(
     counted_orders: CountedOrders,
 ) -> None:
     counted_orders.warm()
@@ -274,14 +302,33 @@ def test_an_idempotency_key_adds_its_lock_read_and_write_to_the_one_transaction(
     counted_orders.place(counted_orders.products(3), headers={"Idempotency-Key": "k-1"})
 
     counts = counted_orders.counts
-    assert len(counts.statements) == PLACEMENT_STATEMENTS + 3
-    assert counts.transactions == PLACEMENT_TRANSACTIONS
+    assert [kinds(trip) for trip in counts.sent] == [
+        ["BEGIN", "SELECT"],  # the key's lock, held until COMMIT
+        ["SELECT"],  # the key's answer, read once the lock is held
+        ["INSERT INTO orders", "INSERT INTO order_items", "INSERT INTO idempotency_keys",
+         "INSERT INTO outbox"],
+        ["COMMIT"],
+        ["UPDATE"],
+    ]  # fmt: skip
     assert counts.aws == Counter({"dynamodb.BatchGetItem": 1, "sqs.SendMessageBatch": 1})
 
 
-def test_reading_an_order_costs_no_aws_call_and_two_statements(
+def test_a_replayed_key_costs_its_lock_and_read_and_writes_nothing(
     counted_orders: CountedOrders,
 ) -> None:
+    counted_orders.warm()
+    product_ids = counted_orders.products(2)
+    counted_orders.place(product_ids, headers={"Idempotency-Key": "k-2"})
+    counted_orders.counts.reset()
+
+    counted_orders.place(product_ids, headers={"Idempotency-Key": "k-2"})
+
+    counts = counted_orders.counts
+    assert [kinds(trip) for trip in counts.sent] == [["BEGIN", "SELECT"], ["SELECT"], ["ROLLBACK"]]
+    assert counts.aws == Counter()
+
+
+def test_reading_an_order_is_one_statement_with_its_lines(counted_orders: CountedOrders) -> None:
     counted_orders.warm()
     order_id = counted_orders.place(counted_orders.products(5))
     counted_orders.counts.reset()
@@ -290,9 +337,56 @@ def test_reading_an_order_costs_no_aws_call_and_two_statements(
 
     counts = counted_orders.counts
     assert reply.status == 200
+    assert len(reply.json()["items"]) == 5
     assert counts.aws == Counter()
-    assert len(counts.statements) == 2  # the order, then all its lines
-    assert (counts.transactions, counts.commits, counts.rollbacks) == (1, 0, 1)
+    assert [kinds(trip) for trip in counts.sent] == [["SELECT"]]  # autocommit: no BEGIN
+    assert counts.database == 1
+
+
+def test_a_page_of_orders_is_one_statement(counted_orders: CountedOrders) -> None:
+    counted_orders.warm()
+    product_ids = counted_orders.products(2)
+    for _ in range(3):
+        counted_orders.place(product_ids)
+    counted_orders.counts.reset()
+
+    reply = counted_orders.api.get("/orders", claims=CUSTOMER_CLAIMS, query={"limit": "2"})
+
+    assert reply.status == 200
+    assert [len(order["items"]) for order in reply.json()["items"]] == [2, 2]
+    assert [kinds(trip) for trip in counted_orders.counts.sent] == [["SELECT"]]
+
+
+def test_shipping_is_the_conditional_update_then_commit(counted_orders: CountedOrders) -> None:
+    counted_orders.warm()
+    order_id = counted_orders.place(counted_orders.products(2))
+    counted_orders.stack.sql.rows(
+        "UPDATE orders SET status = 'CONFIRMED' WHERE id = %s RETURNING id", (order_id,)
+    )
+    counted_orders.counts.reset()
+
+    reply = counted_orders.api.post(
+        f"/orders/{order_id}/ship", claims=ADMIN_CLAIMS, content_type=None
+    )
+
+    assert reply.status == 200, reply.text
+    assert len(reply.json()["items"]) == 2
+    assert [kinds(trip) for trip in counted_orders.counts.sent] == [["BEGIN", "WITH"], ["COMMIT"]]
+
+
+def test_a_unit_of_work_that_fails_before_writing_sends_nothing(
+    counted_orders: CountedOrders,
+) -> None:
+    counted_orders.warm()
+
+    reply = counted_orders.api.post(
+        "/orders",
+        body={"items": [{"productId": str(uuid.uuid4()), "quantity": 1}]},
+        claims=CUSTOMER_CLAIMS,
+    )
+
+    assert reply.status == 422  # an unknown product: refused before any statement
+    assert counted_orders.counts.sent == []
 
 
 def test_the_first_request_of_a_container_reads_the_secret_once(

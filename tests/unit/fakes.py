@@ -412,10 +412,9 @@ class FakeOutbox(Outbox):
         self.held: set[int] = set()
         self.marked: set[int] = set()
 
-    def add(self, order_id: str, body: dict[str, Any]) -> OutboxMessage:
+    def add(self, order_id: str, body: dict[str, Any]) -> None:
         message = OutboxMessage(self._uow.database.next_message_id(), order_id, body)
         self.added[message.id] = _Message(message)
-        return message
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         database = self._uow.database
@@ -446,8 +445,9 @@ class FakeUnitOfWork(UnitOfWork):
         self.idempotency = self._idempotency = FakeIdempotency(self)
         self.outbox = self._outbox = FakeOutbox(self)
 
-    def commit(self) -> None:
+    def commit(self) -> list[OutboxMessage]:
         database = self.database
+        messages = [entry.message for entry in self._outbox.added.values()]
         database.orders.update(self._orders.added)
         database.keys.update(self._idempotency.completed)
         database.outbox.update(self._outbox.added)
@@ -457,6 +457,7 @@ class FakeUnitOfWork(UnitOfWork):
         database.commits += 1
         self._release()
         self._start()
+        return messages
 
     def rollback(self) -> None:
         self._release()
