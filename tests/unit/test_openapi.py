@@ -192,3 +192,32 @@ def test_every_pattern_reads_the_same_in_every_engine(doc: dict[str, Any]) -> No
         assert not re.search(r"(?<!\\)(?:\\\\)*\\[sSdDwWbB]", pattern), pattern
         for probe in PROBES:
             assert len(set(readings(pattern, probe).values())) == 1, (pattern, probe)
+
+
+def test_every_field_a_validator_narrows_states_it_as_a_pattern() -> None:
+    """A field whose validator refuses what its type allows (NUL, blank text) must say so in a
+    pattern, or the document calls valid what the server refuses with a 422."""
+    import inspect
+
+    from pydantic import BaseModel, BeforeValidator
+
+    from services.common.validation import text, unicode
+    from services.orders import schemas as orders_schemas
+    from services.products import schemas as products_schemas
+    from services.users import schemas as users_schemas
+
+    narrowing = {text, unicode}
+    checked = []
+    for module in (orders_schemas, products_schemas, users_schemas):
+        for model in vars(module).values():
+            if not (inspect.isclass(model) and issubclass(model, BaseModel)):
+                continue
+            for name, field in model.model_fields.items():
+                validators = {
+                    m.func for m in field.metadata if isinstance(m, BeforeValidator)
+                } & narrowing
+                if validators:
+                    checked.append(f"{model.__name__}.{name}")
+                    patterns = [getattr(m, "pattern", None) for m in field.metadata]
+                    assert any(patterns), f"{model.__name__}.{name} has no pattern"
+    assert {"SignUpIn.password", "SignUpIn.name", "ProductIn.name"} <= set(checked)
