@@ -62,7 +62,8 @@ class Measured:
         calls = self.per_service
         within = all(calls[service] <= n for service, n in self.minimum.aws.items())
         return (
-            within
+            self.status < 400  # a refused request proves nothing about the route's cost
+            and within
             and set(calls) <= set(self.minimum.aws)
             and (self.database <= self.minimum.database)
         )
