@@ -297,19 +297,26 @@ class PostgresUnitOfWork(UnitOfWork):
     ) -> None:
         """A statement whose answer can wait: it goes with the next one sent. Only a batch's
         last statement is answered, so one awaiting `answer` is sent before anything follows."""
-        if self._answer is not None:
-            self._send(begin=True)
+        self._answered_first()
         self._batch.append(self.mogrify(sql, params))
         self._answer = answer
 
     def read(self, sql: str, params: Sequence[Any]) -> Rows:
         """A statement answered now. Alone it runs in autocommit, like any statement under READ
         COMMITTED; after writes, it opens the transaction so that they can still be undone."""
+        self._answered_first()
         return self._send(self.mogrify(sql, params), begin=bool(self._batch))
 
     def hold(self, sql: str, params: Sequence[Any]) -> Rows:
         """A statement answered now whose effect (a lock, a change) lasts until commit."""
+        self._answered_first()
         return self._send(self.mogrify(sql, params), begin=True)
+
+    def _answered_first(self) -> None:
+        """A batch awaiting its answer goes before anything is added: only a query's last
+        statement is answered. Inside a transaction, since more is to come."""
+        if self._answer is not None:
+            self._send(begin=True)
 
     def written(self, message: OutboxMessage) -> None:
         self._messages.append(message)
@@ -322,7 +329,8 @@ class PostgresUnitOfWork(UnitOfWork):
         statements, answer = self._batch, self._answer
         self._batch, self._answer = [], None
         if last is not None:
-            statements, answer = [*statements, last], None
+            assert answer is None, "a batch awaiting its answer goes first"
+            statements = [*statements, last]
         if not statements and not commit:
             return []
         if begin and not self._in_transaction():

@@ -133,3 +133,17 @@ def test_writes_sent_early_for_a_message_id_are_still_undone_without_commit(
 
     assert orders_sql.counts() == dict.fromkeys(orders_sql.counts(), 0)
     assert idle(database)
+
+
+def test_a_message_followed_by_a_read_still_comes_back_with_its_id(
+    database: Database, orders_sql: Sql
+) -> None:
+    placed = order()
+    with PostgresUnitOfWork(database) as uow:
+        uow.orders.add(placed)
+        uow.outbox.add(placed.id, {"n": 1})
+        assert uow.orders.get(ANA, placed.id) == placed
+        messages = uow.commit()
+
+    assert [(m.id, m.body) for m in messages] == orders_sql.rows("SELECT id, body FROM outbox")
+    assert idle(database)
