@@ -40,6 +40,10 @@ def not_null(schema: dict[str, Any]) -> None:
         schema.update(kept)
 
 
+# The answer models only describe what the routes send (they build dicts): nothing validates with
+# them on Lambda, so their validators are built only when the document asks for their schemas.
+ANSWER = ConfigDict(extra="forbid", defer_build=True)
+
 UuidText = Annotated[str, Field(json_schema_extra={"format": "uuid"})]
 Timestamp = Annotated[
     str,
@@ -51,7 +55,7 @@ Timestamp = Annotated[
 
 
 class FieldProblem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     field: str = Field(description="The bad field: a body path such as items.0.quantity, or a name")
     message: str
@@ -60,7 +64,7 @@ class FieldProblem(BaseModel):
 class Problem(BaseModel):
     """An RFC 9457 problem document: how every function answers an error."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     type: str = Field(pattern=r"^/problems/[a-z-]+$")
     title: str
@@ -74,7 +78,7 @@ class Problem(BaseModel):
 class GatewayMessage(BaseModel):
     """API Gateway's own answer, given before any function runs (authorizer, unknown route)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     message: str
 

@@ -14,7 +14,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from services.common.openapi import Timestamp, UuidText, not_null
+from services.common.openapi import ANSWER, Timestamp, UuidText, not_null
 from services.common.validation import OPAQUE_PATTERN, whole_number
 from services.orders.domain import (
     DEFAULT_PAYMENT_TOKEN,
@@ -90,7 +90,7 @@ Amount = Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0, "mul
 class OrderLine(BaseModel):
     """A line with the product's name and price as they were when the order was placed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     product_id: UuidText = Field(alias="productId")
     name: str
@@ -100,7 +100,7 @@ class OrderLine(BaseModel):
 
 
 class Order(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     id: UuidText
     user_id: str = Field(alias="userId")
@@ -114,7 +114,7 @@ class Order(BaseModel):
 
 
 class OrderPage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     items: list[Order]
     next_cursor: str | None = Field(alias="nextCursor")

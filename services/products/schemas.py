@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from services.common.openapi import Timestamp, UuidText, not_null
+from services.common.openapi import ANSWER, Timestamp, UuidText, not_null
 from services.common.validation import (
     TEXT_PATTERN,
     UNICODE_PATTERN,
@@ -125,7 +125,7 @@ ListQuery = ProductListQuery
 class Product(BaseModel):
     """A product as every route answers it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     id: UuidText
     name: str
@@ -139,7 +139,7 @@ class Product(BaseModel):
 
 
 class ProductPage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ANSWER
 
     items: list[Product]
     next_cursor: str | None = Field(alias="nextCursor")
@@ -148,7 +148,7 @@ class ProductPage(BaseModel):
 class IfMatchIn(BaseModel):
     """The conditional write header of PUT, PATCH and DELETE (read by the route itself)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # documentation only, as ANSWER
 
     if_match: Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | None = Field(
         default=None, alias="If-Match", json_schema_extra=not_null

@@ -13,7 +13,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from services.common.openapi import UuidText
+from services.common.openapi import ANSWER, UuidText
 from services.common.validation import OPAQUE_PATTERN, TEXT_PATTERN, text
 
 MAX_EMAIL = 254
@@ -77,6 +77,10 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Answer(BaseModel):
+    model_config = ANSWER
+
+
 class SignUpIn(_Body):
     email: Email
     password: Password
@@ -107,7 +111,7 @@ class ResetPasswordIn(_Body):
     new_password: Password = Field(alias="newPassword")
 
 
-class Account(_Body):
+class Account(_Answer):
     """A new account, not yet confirmed."""
 
     id: UuidText
@@ -116,15 +120,15 @@ class Account(_Body):
     confirmed: bool
 
 
-class Confirmed(_Body):
+class Confirmed(_Answer):
     confirmed: Literal[True]
 
 
-class PasswordReset(_Body):
+class PasswordReset(_Answer):
     password_reset: Literal[True] = Field(alias="passwordReset")
 
 
-class RefreshedTokens(_Body):
+class RefreshedTokens(_Answer):
     """Tokens from a refresh: the refresh token itself stays the same and is not sent again."""
 
     access_token: str = Field(alias="accessToken")
@@ -139,7 +143,7 @@ class Tokens(RefreshedTokens):
     refresh_token: str = Field(alias="refreshToken")
 
 
-class Profile(_Body):
+class Profile(_Answer):
     id: UuidText
     email: str
     name: str
