@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from services.common import startup
 from services.common.lambda_entry import api_keys, http_handler
 from services.orders.app import create_app
 
@@ -13,4 +12,3 @@ def order_keys(event: dict[str, Any]) -> dict[str, str | None]:
 
 
 handler = http_handler(create_app, order_keys)
-startup.imported()

@@ -1,8 +1,6 @@
 """Lambda entry of the products function."""
 
-from services.common import startup
 from services.common.lambda_entry import http_handler
 from services.products.app import create_app
 
 handler = http_handler(create_app)
-startup.imported()
