@@ -11,6 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -105,13 +111,13 @@ def worker_handler(build: Callable[[], Starter] = starter_from) -> WorkerHandler
     starter = once(build)
     before_snapshot(starter)
 
-    def record_handler(record: dict[str, Any]) -> None:
+    def record_handler(record: SQSRecord) -> None:
         try:
-            message = read_message(record["body"])
+            message = read_message(record.body)
         except PoisonMessage as exc:
             # The id and the reason only: a body that cannot be read may hold anything.
-            receives = (record.get("attributes") or {}).get("ApproximateReceiveCount")
-            logger.error("message %s (receive %s) refused: %s", record["messageId"], receives, exc)
+            receives = record.attributes.approximate_receive_count
+            logger.error("message %s (receive %s) refused: %s", record.message_id, receives, exc)
             raise
         correlate(
             correlation_id=message.correlation_id,
@@ -127,30 +133,14 @@ def worker_handler(build: Callable[[], Starter] = starter_from) -> WorkerHandler
         )
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return partial_batch_response(event, record_handler)
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+        response = process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+        return dict(response)
 
     entry: WorkerHandler = observed(handle, lambda event: {})  # keys are set per message
     return entry
-
-
-def partial_batch_response(
-    event: dict[str, Any], record_handler: Callable[[dict[str, Any]], None]
-) -> dict[str, list[dict[str, str]]]:
-    """Handle each record of an SQS batch; the ones that fail return to the queue, and only they.
-
-    What Powertools' BatchProcessor answers for SQS, without importing its batch utility: that
-    imports asyncio and Powertools' parser models, some 20 ms of the worker's cold start.
-    """
-    records = event.get("Records")
-    if not records or not isinstance(records, list):
-        raise ValueError("not an SQS batch event: no Records")
-    failed = []
-    for record in records:
-        try:
-            record_handler(record)
-        except Exception:  # not swallowed: reported, that message alone is received again
-            failed.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failed}
 
 
 handler = worker_handler()

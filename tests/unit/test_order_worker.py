@@ -253,11 +253,3 @@ def test_a_message_is_read_as_the_api_writes_it():
         {"type": "OrderCancelled", "orderId": ORDER_ID, "userId": ANA}
     )
     assert (message.order_id, message.user_id) == (ORDER_ID, ANA)
-
-
-@pytest.mark.parametrize("event", [{}, {"Records": []}, {"Records": {"0": {}}}])
-def test_an_event_that_is_no_sqs_batch_is_refused_and_starts_nothing(handler, stepfunctions, event):
-    with pytest.raises(ValueError, match="not an SQS batch"):
-        handler(event, None)
-
-    assert stepfunctions.executions == {}
