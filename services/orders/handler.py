@@ -2,8 +2,11 @@
 
 from typing import Any
 
-from services.common.lambda_entry import api_keys, http_handler
-from services.orders.app import create_app
+from services.common.startup import importing
+
+with importing():
+    from services.common.lambda_entry import api_keys, http_handler
+    from services.orders.app import create_app
 
 
 def order_keys(event: dict[str, Any]) -> dict[str, str | None]:

@@ -1,0 +1,87 @@
+"""An API entry imports without the cyclic collector, once per process, and turns it back on."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def run(code: str) -> str:
+    """`code` in a fresh interpreter, as Lambda's cold start runs an entry; its printed output."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""},
+    )
+    return done.stdout.strip()
+
+
+PASSES = """
+    import gc
+    passes = []
+    gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(1))
+    import {module}
+    print(gc.isenabled(), gc.get_freeze_count(), len(passes))
+"""
+
+
+@pytest.mark.parametrize("service", ["products", "users", "orders"])
+def test_an_entry_imports_without_collection_then_freezes_what_it_loaded(service):
+    enabled, frozen, passes = run(PASSES.format(module=f"services.{service}.handler")).split()
+    # The same modules imported without the entry: the collector runs over and over.
+    _, plain_frozen, plain_passes = run(PASSES.format(module=f"services.{service}.app")).split()
+
+    assert enabled == "True"
+    assert int(frozen) > 100_000
+    assert plain_frozen == "0"
+    assert int(plain_passes) > 50
+    assert int(passes) * 10 < int(plain_passes)
+
+
+def test_only_the_first_entry_of_a_process_changes_anything():
+    out = run(
+        """
+        import gc
+        from services.common.startup import importing
+        with importing():
+            import json
+        frozen = gc.get_freeze_count()
+        with importing():
+            inside = gc.isenabled()
+            import decimal
+        print(inside, gc.get_freeze_count() == frozen)
+        """
+    )
+
+    assert out == "True True"
+
+
+def test_collection_comes_back_when_an_import_fails_and_stays_off_if_it_was_off():
+    out = run(
+        """
+        import gc
+        from services.common.startup import importing
+        try:
+            with importing():
+                import no_such_module_here
+        except ImportError:
+            pass
+        first = gc.isenabled()
+        print(first)
+        """
+    )
+    off = run(
+        """
+        import gc
+        gc.disable()
+        from services.common.startup import importing
+        with importing():
+            import json
+        print(gc.isenabled())
+        """
+    )
+
+    assert (out, off) == ("True", "False")
