@@ -100,10 +100,9 @@ class _CountingCursor(psycopg2.extensions.cursor):
     counts: RoundTrips
 
     def execute(self, query: Any, vars: Any = None) -> None:
-        sent = self.mogrify(query, vars).decode()
         if not self.connection.autocommit and self.connection.info.transaction_status == _IDLE:
-            sent = f"BEGIN;{sent}"  # psycopg2 would send it first (the orders Database does not)
-        self.counts.sent.append(split_statements(sent))
+            self.counts.sent.append(["BEGIN"])  # psycopg2 sends it first, a round trip of its own
+        self.counts.sent.append(split_statements(self.mogrify(query, vars).decode()))
         super().execute(query, vars)
 
 
