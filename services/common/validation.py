@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from pydantic import StringConstraints
 from pydantic_core import PydanticCustomError
 
 # Past this no count is meant, and int() of Decimal("1e999999999") would take a long time.
@@ -47,3 +48,9 @@ UNICODE_PATTERN = r"^[^\x00]*$"
 # not `\S`: validators read `\S` over ASCII (schemathesis) or Unicode (pydantic) and disagree.
 OPAQUE_PATTERN = r"^[\x21-\x7e]+$"
 TEXT_PATTERN = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
+
+
+def text_of(max_length: int) -> StringConstraints:
+    """1 to `max_length` characters, stated as the `text` validator reads them (TEXT_PATTERN), so
+    the document calls valid exactly what the server accepts. Goes with BeforeValidator(text)."""
+    return StringConstraints(min_length=1, max_length=max_length, pattern=TEXT_PATTERN)

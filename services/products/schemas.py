@@ -20,9 +20,9 @@ from pydantic_core import PydanticCustomError
 
 from services.common.openapi import ANSWER, Timestamp, UuidText, not_null
 from services.common.validation import (
-    TEXT_PATTERN,
     UNICODE_PATTERN,
     text,
+    text_of,
     unicode,
     whole_number,
 )
@@ -48,16 +48,8 @@ def _money(value: Any) -> Decimal:
 MONEY_SCHEMA = {"type": "number", "minimum": 0, "maximum": 1_000_000, "multipleOf": 0.01}
 
 Money = Annotated[Decimal, BeforeValidator(_money), WithJsonSchema(MONEY_SCHEMA)]
-Name = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN),
-    BeforeValidator(text),
-]
-Category = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=100, pattern=TEXT_PATTERN),
-    BeforeValidator(text),
-]
+Name = Annotated[str, text_of(200), BeforeValidator(text)]
+Category = Annotated[str, text_of(100), BeforeValidator(text)]
 Description = Annotated[
     str, StringConstraints(max_length=2000, pattern=UNICODE_PATTERN), BeforeValidator(unicode)
 ]

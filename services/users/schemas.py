@@ -14,7 +14,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.common.openapi import ANSWER, UuidText
-from services.common.validation import OPAQUE_PATTERN, TEXT_PATTERN, text
+from services.common.validation import OPAQUE_PATTERN, text, text_of
 
 MAX_EMAIL = 254
 # Pragmatic: one @, no spaces, a dot in the domain. Cognito checks the rest.
@@ -55,18 +55,8 @@ Email = Annotated[
     BeforeValidator(_normalised_email),
 ]
 # Cognito accepts up to 256 characters; the policy itself is checked by the service.
-# The pattern states what `text` refuses (NUL, nothing but white space), so that the document says
-# which values are valid.
-Password = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=256, pattern=TEXT_PATTERN),
-    BeforeValidator(text),
-]
-Name = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=100, pattern=TEXT_PATTERN),
-    BeforeValidator(text),
-]
+Password = Annotated[str, text_of(256), BeforeValidator(text)]
+Name = Annotated[str, text_of(100), BeforeValidator(text)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=OPAQUE_PATTERN)]
 RefreshToken = Annotated[
     str, StringConstraints(min_length=1, max_length=8192, pattern=OPAQUE_PATTERN)
