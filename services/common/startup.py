@@ -1,8 +1,9 @@
-"""How an API entry imports: without the cyclic garbage collector, once per process.
+"""How a Lambda entry imports: without the cyclic garbage collector, once per process.
 
-Importing an entry creates the objects of some 700 modules and next to no garbage, yet the
-collector's passes over them (full ones included) took 30 to 40 ms of CPU of each cold start,
-about a fifth of it (docs/performance.md). `importing()` turns collection off around the entry's
+Importing an entry (an API's handler module, the worker, the relay, the steps) creates the
+objects of some 700 modules and next to no garbage, yet the collector's passes over them (full
+ones included) took 30 to 40 ms of CPU of each cold start, about a fifth of it
+(docs/performance.md). `importing()` turns collection off around the entry's
 imports, then moves everything they loaded into the permanent generation (`gc.freeze`), so that
 no later pass, on warm requests either, scans it again, and turns collection back on.
 

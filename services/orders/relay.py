@@ -4,10 +4,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from services.common.lambda_entry import before_snapshot, once
-from services.common.observability import observed
-from services.orders import service
-from services.orders.wiring import OutboxPorts, relay_ports_from
+from services.common.startup import importing
+
+with importing():
+    from services.common.lambda_entry import before_snapshot, once
+    from services.common.observability import observed
+    from services.orders import service
+    from services.orders.wiring import OutboxPorts, relay_ports_from
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,17 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from services.common.errors import DependencyUnavailable
-from services.common.lambda_entry import before_snapshot, once
-from services.common.metrics import REASON, Metric
-from services.common.observability import count, observed
-from services.orders.domain import CancelReason
-from services.orders.fulfilment import Steps
-from services.orders.payments import PaymentDeclined
-from services.orders.wiring import steps_from
+from services.common.startup import importing
+
+with importing():
+    from services.common.errors import DependencyUnavailable
+    from services.common.lambda_entry import before_snapshot, once
+    from services.common.metrics import REASON, Metric
+    from services.common.observability import count, observed
+    from services.orders.domain import CancelReason
+    from services.orders.fulfilment import Steps
+    from services.orders.payments import PaymentDeclined
+    from services.orders.wiring import steps_from
 
 logger = logging.getLogger(__name__)
 

@@ -11,20 +11,23 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from services.common.startup import importing
 
-from services.common.aws import AwsClients
-from services.common.lambda_entry import before_snapshot, once
-from services.common.observability import correlate, observed
-from services.common.settings import Settings
-from services.orders.domain import OrderEvent
+with importing():
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from botocore.exceptions import ClientError
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    from services.common.aws import AwsClients
+    from services.common.lambda_entry import before_snapshot, once
+    from services.common.observability import correlate, observed
+    from services.common.settings import Settings
+    from services.orders.domain import OrderEvent
 
 logger = logging.getLogger(__name__)
 

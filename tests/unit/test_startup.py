@@ -28,17 +28,27 @@ PASSES = """
 """
 
 
-@pytest.mark.parametrize("service", ["products", "users", "orders"])
-def test_an_entry_imports_without_collection_then_freezes_what_it_loaded(service):
-    enabled, frozen, passes = run(PASSES.format(module=f"services.{service}.handler")).split()
-    # The same modules imported without the entry: the collector runs over and over.
-    _, plain_frozen, plain_passes = run(PASSES.format(module=f"services.{service}.app")).split()
+@pytest.mark.parametrize(
+    ("entry", "plain"),
+    [
+        ("services.products.handler", "services.products.app"),
+        ("services.users.handler", "services.users.app"),
+        ("services.orders.handler", "services.orders.app"),
+        ("services.orders.worker", "services.orders.wiring"),
+        ("services.orders.relay", "services.orders.wiring"),
+        ("services.orders.steps", "services.orders.wiring"),
+    ],
+)
+def test_an_entry_imports_without_collection_then_freezes_what_it_loaded(entry, plain):
+    enabled, frozen, passes = run(PASSES.format(module=entry)).split()
+    # Most of the same modules imported without an entry: the collector runs over and over.
+    _, plain_frozen, plain_passes = run(PASSES.format(module=plain)).split()
 
     assert enabled == "True"
     assert int(frozen) > 100_000
     assert plain_frozen == "0"
     assert int(plain_passes) > 50
-    assert int(passes) * 10 < int(plain_passes)
+    assert int(passes) * 5 < int(plain_passes)
 
 
 def test_only_the_first_entry_of_a_process_changes_anything():
