@@ -68,22 +68,18 @@ class _Statements:
 
 class PostgresOrders(_Statements, OrderRepository):
     # One statement reads an order whole: its lines travel with it as one JSON array (the price
-    # as text, so that it comes back a Decimal, not a float).
-    _SELECT = (
-        "SELECT id, user_id, status, status_reason, payment_token, created_at, updated_at,"
+    # as text, so that it comes back a Decimal, not a float). `o` is the order's row.
+    _COLUMNS_AND_LINES = (
+        "o.id, o.user_id, o.status, o.status_reason, o.payment_token, o.created_at, o.updated_at,"
         " (SELECT coalesce(json_agg(json_build_array(i.product_id, i.name, i.unit_price::text,"
-        " i.quantity) ORDER BY i.line_no), '[]') FROM order_items i WHERE i.order_id = orders.id)"
-        " FROM orders"
+        " i.quantity) ORDER BY i.line_no), '[]') FROM order_items i WHERE i.order_id = o.id)"
     )
+    _SELECT = "SELECT " + _COLUMNS_AND_LINES + " FROM orders o"  # noqa: S608 (constants)
     # The status check and the change are one statement: a concurrent change cannot slip in.
     _MOVE = (
-        "WITH moved AS (UPDATE orders SET status = %s, status_reason = %s, updated_at = %s"
-        " WHERE id = %s AND status = ANY(%s)"
-        " RETURNING id, user_id, status, status_reason, payment_token, created_at, updated_at)"
-        " SELECT *,"
-        " (SELECT coalesce(json_agg(json_build_array(i.product_id, i.name, i.unit_price::text,"
-        " i.quantity) ORDER BY i.line_no), '[]') FROM order_items i WHERE i.order_id = moved.id)"
-        " FROM moved"
+        "WITH moved AS (UPDATE orders SET status = %s, status_reason = %s, updated_at = %s"  # noqa: S608
+        " WHERE id = %s AND status = ANY(%s) RETURNING *)"
+        " SELECT " + _COLUMNS_AND_LINES + " FROM moved o"
     )
 
     def add(self, order: Order) -> None:
@@ -131,7 +127,7 @@ class PostgresOrders(_Statements, OrderRepository):
         )
 
     def get(self, user_id: str, order_id: str) -> Order:
-        return self._one(order_id, " AND user_id = %s", (user_id,))
+        return self._one(order_id, " AND o.user_id = %s", (user_id,))
 
     def find(self, order_id: str) -> Order:
         return self._one(order_id, "", ())
@@ -141,7 +137,7 @@ class PostgresOrders(_Statements, OrderRepository):
             order_id = str(uuid.UUID(order_id))  # PostgreSQL reads only some spellings
         except ValueError as exc:
             raise OrderNotFound(order_id[:64]) from exc
-        rows = self._uow.read(f"{self._SELECT} WHERE id = %s{condition}", (order_id, *parameters))
+        rows = self._uow.read(f"{self._SELECT} WHERE o.id = %s{condition}", (order_id, *parameters))
         if not rows:
             raise OrderNotFound(order_id)
         return self._order(rows[0])
@@ -171,14 +167,15 @@ class PostgresOrders(_Statements, OrderRepository):
     def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
         if cursor is None:
             rows = self._uow.read(
-                f"{self._SELECT} WHERE user_id = %s ORDER BY created_at DESC, id DESC LIMIT %s",
+                f"{self._SELECT} WHERE o.user_id = %s"
+                " ORDER BY o.created_at DESC, o.id DESC LIMIT %s",
                 (user_id, limit + 1),
             )
         else:
             created_at, order_id = _decode_cursor(cursor)
             rows = self._uow.read(
-                f"{self._SELECT} WHERE user_id = %s AND (created_at, id) < (%s, %s)"
-                " ORDER BY created_at DESC, id DESC LIMIT %s",
+                f"{self._SELECT} WHERE o.user_id = %s AND (o.created_at, o.id) < (%s, %s)"
+                " ORDER BY o.created_at DESC, o.id DESC LIMIT %s",
                 (user_id, created_at, order_id, limit + 1),
             )
         orders = [self._order(row) for row in rows[:limit]]
