@@ -16,9 +16,9 @@ from bench.figures import (
     Figure,
     Section,
     arguments,
+    before_of,
     command,
-    measure_before,
-    save_with_before,
+    finish,
     times,
     verdict,
 )
@@ -167,15 +167,12 @@ def section(only: list[str]) -> Section:
 def main() -> None:
     options = arguments(__doc__ or "").parse_args()
     built = section(options.only)
-    before = None
-    if options.before:
-        before = measure_before(
-            "artifacts", options.before, *(f"--only={item}" for item in options.only)
-        )
-    path = save_with_before(built, before, options.out)
-    for figure in built.figures:
-        print(f"{figure.cells[0]:55s} {figure.cells[1]:>10s}  {verdict(figure.met)}")
-    print(f"written to {path}")
+    finish(
+        built,
+        before_of("artifacts", options),
+        options.out,
+        lambda figure: f"{figure.cells[0]:55s} {figure.cells[1]:>10s}  {verdict(figure.met)}",
+    )
 
 
 if __name__ == "__main__":

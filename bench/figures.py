@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import sys
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,3 +202,21 @@ def save_with_before(section: "Section", before: "Section | None", directory: Pa
         before.name = f"{section.name}.before"
         before.save(directory)
     return section.save(directory)
+
+
+def before_of(name: str, options: argparse.Namespace, *extra: str) -> "Section | None":
+    """Benchmark `name` on `--before`'s commit, with the same `--only` figures; None without."""
+    if not options.before:
+        return None
+    only = (f"--only={item}" for item in options.only)
+    return measure_before(name, options.before, *extra, *only)
+
+
+def finish(
+    section: "Section", before: "Section | None", directory: Path, line: Callable[["Figure"], str]
+) -> None:
+    """Save the section (and its before), print one line per figure and where it went."""
+    path = save_with_before(section, before, directory)
+    for figure in section.figures:
+        print(line(figure))
+    print(f"written to {path}")

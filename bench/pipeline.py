@@ -31,11 +31,11 @@ from bench.figures import (
     Figure,
     Section,
     arguments,
+    before_of,
     command,
-    measure_before,
+    finish,
     ms,
     percentile,
-    save_with_before,
     times,
     verdict,
 )
@@ -347,16 +347,13 @@ def main() -> None:
     options = parser.parse_args()
     found = measure(options.clients, options.orders_per_client, options.read_seconds)
     built = section(found, options.clients)
-    before = None
-    if options.before:
-        before = measure_before(
-            "pipeline", options.before, *(f"--only={item}" for item in options.only)
-        )
-    path = save_with_before(built, before, options.out)
-    for figure in built.figures:
-        print(f"{figure.cells[0]:62s} {figure.cells[1]:>22s} {figure.cells[3]:>7s}  "
-              f"{verdict(figure.met)}")  # fmt: skip
-    print(f"written to {path}")
+    finish(
+        built,
+        before_of("pipeline", options),
+        options.out,
+        lambda figure: f"{figure.cells[0]:62s} {figure.cells[1]:>22s} {figure.cells[3]:>7s}  "
+                       f"{verdict(figure.met)}",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

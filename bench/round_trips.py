@@ -22,9 +22,9 @@ from bench.figures import (
     Figure,
     Section,
     arguments,
+    before_of,
     command,
-    measure_before,
-    save_with_before,
+    finish,
     verdict,
 )
 
@@ -420,16 +420,13 @@ def main() -> None:
     options = arguments(__doc__ or "").parse_args()
     found, firsts = measure(options.only)
     built = section(found, firsts)
-    before = None
-    if options.before:
-        before = measure_before(
-            "round_trips", options.before, *(f"--only={item}" for item in options.only)
-        )
-    path = save_with_before(built, before, options.out)
-    for figure in built.figures:
-        print(f"{figure.cells[0]:45s} {figure.cells[2]:55s} sql {figure.cells[5]:>3s}  "
-              f"{verdict(figure.met)}")  # fmt: skip
-    print(f"written to {path}")
+    finish(
+        built,
+        before_of("round_trips", options),
+        options.out,
+        lambda figure: f"{figure.cells[0]:45s} {figure.cells[2]:55s} sql {figure.cells[5]:>3s}  "
+                       f"{verdict(figure.met)}",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -30,11 +30,11 @@ from bench.figures import (
     Figure,
     Section,
     arguments,
+    before_of,
     command,
-    measure_before,
+    finish,
     percentile,
     ratio,
-    save_with_before,
     times,
     us,
     verdict,
@@ -235,15 +235,13 @@ def main() -> None:
         traced = spawn("traced", options.calls, options.only, Path(scratch) / "traced.json")
         untraced = spawn("untraced", options.calls, options.only, Path(scratch) / "plain.json")
     built = section(traced, untraced, options.calls)
-    before = None
-    if options.before:
-        only = [f"--only={route}" for route in options.only]
-        before = measure_before("warm", options.before, "--calls", str(options.calls), *only)
-    path = save_with_before(built, before, options.out)
-    for figure in built.figures:
-        print(f"{figure.cells[0]:45s} {figure.cells[1]:>8s} {figure.cells[5]:>7s} "
-              f"{figure.cells[6]:>7s}  {verdict(figure.met)}")  # fmt: skip
-    print(f"written to {path}")
+    finish(
+        built,
+        before_of("warm", options, "--calls", str(options.calls)),
+        options.out,
+        lambda figure: f"{figure.cells[0]:45s} {figure.cells[1]:>8s} {figure.cells[5]:>7s} "
+                       f"{figure.cells[6]:>7s}  {verdict(figure.met)}",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
