@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt services/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt services/requirements.txt services/orders/requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 # The tests' npm tools (package.json: asl-validator), installed only where npm exists; else skipped.
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
 TEST_TOOLS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP))

@@ -35,7 +35,7 @@ from infra.schedule import Schedule, ScheduleArgs
 from services.common import settings
 from services.orders.queue import MIGRATIONS_DIR, ORDERS_QUEUE, RELAY_SCHEDULE
 from services.orders.workflow import STEP_FUNCTIONS, TASK_TIMEOUT_SECONDS
-from services.routes import FUNCTIONS, ROUTES
+from services.routes import FUNCTIONS, LAYERS, ROUTES
 
 # The products function reads and writes single items, and lists only through the indexes.
 PRODUCT_ITEM_ACTIONS = (
@@ -91,21 +91,34 @@ runtime = FunctionRuntime(
     metrics_namespace=METRICS_NAMESPACE,
     log_level=config.log_level,
 )
-layer = DependencyLayer(
-    "dependencies",
-    DependencyLayerArgs(
-        archive=packaging.build_layer(
-            packaging.LAYER_REQUIREMENTS,
-            config.lambda_architecture,
-            config.python_version,
-            packaging.BUILD_DIR,
-            constraints_file=packaging.CONSTRAINTS,
+# Bytecode for the runtime's Python, if this machine has that Python (see infra/packaging.py).
+compiler = packaging.find_compiler(config.python_version)
+if compiler is None:
+    pulumi.log.warn(
+        f"no Python {config.python_version} here: the functions are deployed as sources alone, and "
+        "every cold start compiles them (about 4x the CPU of a start with bytecode). Install "
+        f"python{config.python_version} or run Pulumi from a {config.python_version} virtualenv."
+    )
+layers = {
+    name: DependencyLayer(
+        name,
+        DependencyLayerArgs(
+            archive=packaging.build_layer(
+                packaging.LAYER_REQUIREMENTS[name],
+                config.lambda_architecture,
+                config.python_version,
+                packaging.BUILD_DIR,
+                constraints_file=packaging.CONSTRAINTS,
+                compiler=compiler,
+            ),
+            runtime=config.lambda_runtime,
+            architecture=config.lambda_architecture,
+            description=spec.description,
         ),
-        runtime=config.lambda_runtime,
-        architecture=config.lambda_architecture,
-    ),
-    opts=opts,
-)
+        opts=opts,
+    )
+    for name, spec in LAYERS.items()
+}
 
 
 functions: dict[str, LambdaFunction] = {}  # every function built, for the alarms and dashboard
@@ -116,15 +129,15 @@ WITHOUT_SNAP_START = frozenset({"relay", "migrate"})
 
 
 def function(name: str, **wiring: Any) -> LambdaFunction:
-    """A function of the route table: its own code archive, the shared runtime and layer."""
+    """A function of the route table: its own code archive, the shared runtime, its layers."""
     spec = FUNCTIONS[name]
-    code = packaging.build_function_code(spec, packaging.BUILD_DIR)
+    code = packaging.build_function_code(spec, packaging.BUILD_DIR, compiler=compiler)
     arguments = LambdaFunctionArgs(
         handler=spec.handler,
         code=code,
         runtime=runtime,
         service=spec.service,
-        layers=[layer.arn],
+        layers=[layers[layer].arn for layer in spec.layers],
         snap_start=config.snap_start and name not in WITHOUT_SNAP_START,
         **wiring,
     )

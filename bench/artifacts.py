@@ -1,9 +1,11 @@
-"""What is deployed: the size of each function's code archive and of the dependency layer.
+"""What is deployed: the size of each function's code archive and of the dependency layers.
 
-Built with infra/packaging.py exactly as `pulumi up` builds them (the layer with pip for the
-Lambda platform, cached in .build/ under a key of its inputs). Sizes are not timings: they are
-the same on every machine, so each is shown against its goal. The layer is also broken down by
-distribution, and measured without the packages Lambda's Python runtime already provides.
+Built with infra/packaging.py exactly as `pulumi up` builds them (the layers with pip for the
+Lambda platform, cached in .build/ under a key of their inputs), with bytecode when a Python of
+the runtime's version is found, as `pulumi up` does. Sizes are not timings: they are the same on
+every machine with the same compiler, so each is shown against its goal. Each layer is also
+broken down by distribution, and measured without the packages Lambda's Python runtime already
+provides if it carries any.
 """
 
 import re
@@ -23,7 +25,7 @@ from bench.figures import (
     verdict,
 )
 from infra import packaging
-from services.routes import FUNCTIONS
+from services.routes import FUNCTIONS, LAYERS
 
 ARCHIVE_GOAL = 200_000  # bytes: KB and MB are decimal here, as Lambda's quotas state theirs
 LAYER_GOAL = 10_000_000
@@ -77,13 +79,19 @@ def without_runtime_provided(layer: Path, out_dir: Path) -> Path:
 
 
 def section(only: list[str]) -> Section:
+    compiler = packaging.find_compiler(PYTHON_VERSION)
+    bytecode = (
+        f"with bytecode compiled by Python {compiler.version}"
+        if compiler is not None
+        else f"sources alone: no Python {PYTHON_VERSION} was found to compile them"
+    )
     result = Section(
         name="artifacts",
         title="4. Artifacts",
         intro=(
-            "Each function's code archive and the dependency layer, built by infra/packaging.py "
-            f"as `pulumi up` builds them ({ARCHITECTURE}, Python {PYTHON_VERSION}); sizes are "
-            "the same on any machine, so they are shown against their goal."
+            "Each function's code archive and the dependency layers, built by infra/packaging.py "
+            f"as `pulumi up` builds them ({ARCHITECTURE}, Python {PYTHON_VERSION}, {bytecode}); "
+            "sizes are the same on any machine, so they are shown against their goal."
         ),
         columns=["Artifact", "Zipped", "Unzipped", "Share of goal"],
     )
@@ -92,7 +100,7 @@ def section(only: list[str]) -> Section:
         for name, function in FUNCTIONS.items():
             if only and name not in only:
                 continue
-            archive = packaging.build_function_code(function, out)
+            archive = packaging.build_function_code(function, out, compiler=compiler)
             with zipfile.ZipFile(archive) as built:
                 unzipped = sum(entry.file_size for entry in built.infolist())
             size = archive.stat().st_size
@@ -106,62 +114,68 @@ def section(only: list[str]) -> Section:
                     command=command("artifacts", "--only", name),
                 )
             )
-        if only and "layer" not in only:
-            return result
-        layer = packaging.build_layer(
-            packaging.LAYER_REQUIREMENTS,
-            ARCHITECTURE,
-            PYTHON_VERSION,
-            packaging.BUILD_DIR,
-            constraints_file=packaging.CONSTRAINTS,
+        for name in LAYERS:
+            if only and f"layer-{name}" not in only:
+                continue
+            _layer_figures(result, name, compiler, out)
+    return result
+
+
+def _layer_figures(
+    result: Section, name: str, compiler: packaging.Compiler | None, out: Path
+) -> None:
+    layer = packaging.build_layer(
+        packaging.LAYER_REQUIREMENTS[name],
+        ARCHITECTURE,
+        PYTHON_VERSION,
+        packaging.BUILD_DIR,
+        constraints_file=packaging.CONSTRAINTS,
+        compiler=compiler,
+    )
+    by_package, unzipped = layer_breakdown(layer)
+    size = layer.stat().st_size
+    result.add(
+        Figure(
+            key=f"artifacts/layer-{name}",
+            cells=[f"layer `{name}`", mb(size), mb(unzipped), times(size / LAYER_GOAL)],
+            value=float(size),
+            goal="< 10 MB zipped",
+            met=size < LAYER_GOAL,
+            command=command("artifacts", "--only", f"layer-{name}"),
         )
-        by_package, unzipped = layer_breakdown(layer)
-        size = layer.stat().st_size
-        result.add(
-            Figure(
-                key="artifacts/layer",
-                cells=["dependency layer", mb(size), mb(unzipped), times(size / LAYER_GOAL)],
-                value=float(size),
-                goal="< 10 MB zipped",
-                met=size < LAYER_GOAL,
-                command=command("artifacts", "--only", "layer"),
-            )
-        )
-        shadowed = sorted(p for p in by_package if p in RUNTIME_PROVIDED)
+    )
+    shadowed = sorted(p for p in by_package if p in RUNTIME_PROVIDED)
+    if shadowed:  # a what-if only while the layer carries what the runtime provides
         trimmed = without_runtime_provided(layer, out)
         _, trimmed_unzipped = layer_breakdown(trimmed)
         trimmed_size = trimmed.stat().st_size
-        if shadowed:  # a what-if only while the layer carries what the runtime provides
-            result.add(
-                Figure(
-                    key="artifacts/layer-without-runtime-provided",
-                    cells=[
-                        "the layer without what the runtime provides (what if)",
-                        mb(trimmed_size),
-                        mb(trimmed_unzipped),
-                        times(trimmed_size / LAYER_GOAL),
-                    ],
-                    value=float(trimmed_size),
-                    goal="< 10 MB zipped",
-                    met=trimmed_size < LAYER_GOAL,
-                    command=command("artifacts", "--only", "layer"),
-                )
+        result.add(
+            Figure(
+                key=f"artifacts/layer-{name}-without-runtime-provided",
+                cells=[
+                    f"layer `{name}` without what the runtime provides (what if)",
+                    mb(trimmed_size),
+                    mb(trimmed_unzipped),
+                    times(trimmed_size / LAYER_GOAL),
+                ],
+                value=float(trimmed_size),
+                goal="< 10 MB zipped",
+                met=trimmed_size < LAYER_GOAL,
+                command=command("artifacts", "--only", f"layer-{name}"),
             )
-    largest = sorted(by_package.items(), key=lambda item: -item[1])[:10]
+        )
+        result.notes.append(
+            f"The layer `{name}` carries its own "
+            + ", ".join(shadowed)
+            + ", and Lambda puts layers before the runtime's own boto3 on the path. The what-if "
+            "row leaves them out (the runtime provides them)."
+        )
+    largest = sorted(by_package.items(), key=lambda item: -item[1])[:8]
     result.notes.append(
-        "The layer's largest distributions, zipped: "
+        f"The layer `{name}`'s largest distributions, zipped: "
         + ", ".join(f"{package} {mb(compressed)}" for package, compressed in largest)
         + "."
     )
-    if shadowed:
-        result.notes.append(
-            "The layer carries its own "
-            + ", ".join(shadowed)
-            + ": aws-xray-sdk (Powertools' `tracer` extra) requires botocore, so pip installs it "
-            "and its dependencies, and Lambda puts the layer before the runtime's own boto3 on "
-            "the path. The what-if row leaves them out (the runtime provides them)."
-        )
-    return result
 
 
 def main() -> None:

@@ -340,10 +340,11 @@ class DependencyLayerArgs:
     archive: Path  # a layer zip from infra.packaging.build_layer
     runtime: str
     architecture: str
+    description: str
 
 
 class DependencyLayer(pulumi.ComponentResource):
-    """The layer with every function's third-party dependencies, built for the Lambda platform."""
+    """A layer of the functions' third-party dependencies, built for the Lambda platform."""
 
     def __init__(
         self, name: str, args: DependencyLayerArgs, opts: pulumi.ResourceOptions | None = None
@@ -356,7 +357,7 @@ class DependencyLayer(pulumi.ComponentResource):
             source_code_hash=archive_hash(args.archive),
             compatible_runtimes=[args.runtime],
             compatible_architectures=[args.architecture],
-            description="Third-party dependencies of the functions (services/requirements.txt)",
+            description=args.description,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = self.layer.arn

@@ -20,11 +20,29 @@ class Access(StrEnum):
 
 
 @dataclass(frozen=True)
+class Layer:
+    requirements: str  # the requirements file installed into it, relative to the repository
+    description: str
+
+
+# The functions' third-party dependencies, in layers so that each function loads only what it
+# imports: the PostgreSQL driver (libpq and OpenSSL, half the size of all the rest) goes only to
+# the functions that connect to the database.
+LAYERS: dict[str, Layer] = {
+    "dependencies": Layer(
+        "services/requirements.txt", "Flask, serverless-wsgi, pydantic and Powertools"
+    ),
+    "postgres": Layer("services/orders/requirements.txt", "The PostgreSQL driver (psycopg2)"),
+}
+
+
+@dataclass(frozen=True)
 class Function:
     name: str
     handler: str  # "module.attribute" of the Lambda entry
-    packages: tuple[str, ...]  # source packages shipped in the code archive
+    packages: tuple[str, ...]  # source packages (directories) or modules shipped in its archive
     service: str  # its logs' `service` key and its metrics' `service` dimension
+    layers: tuple[str, ...] = ("dependencies",)  # names in LAYERS, in path order
 
 
 @dataclass(frozen=True)
@@ -43,11 +61,17 @@ class Route:
         return self.access is not Access.PUBLIC
 
 
-def _orders_function(name: str, handler: str) -> Function:
+def _orders_function(name: str, handler: str, *, database: bool = True) -> Function:
     """A function of the orders service. It reads prices and holds stock in the products table,
-    whose key design lives with the products, so that package ships with it."""
-    packages = ("services/common", "services/orders", "services/products")
-    return Function(name=name, handler=handler, packages=packages, service="orders")
+    whose key design lives with the products: that module ships with it, not the products app."""
+    packages = (
+        "services/common",
+        "services/orders",
+        "services/products/__init__.py",
+        "services/products/table.py",
+    )
+    layers = ("dependencies", "postgres") if database else ("dependencies",)
+    return Function(name=name, handler=handler, packages=packages, service="orders", layers=layers)
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -69,7 +93,9 @@ FUNCTIONS: dict[str, Function] = {
     "migrate": _orders_function("migrate", "services.orders.migrate.handler"),
     # Fulfilment: the queue's worker starts the state machine, whose tasks are the steps
     # (services/orders/workflow.py names the function of each step).
-    "order-worker": _orders_function("order-worker", "services.orders.worker.handler"),
+    "order-worker": _orders_function(
+        "order-worker", "services.orders.worker.handler", database=False
+    ),
     **{
         name: _orders_function(name, f"services.orders.steps.{name.replace('-', '_')}")
         for name in (

@@ -213,6 +213,20 @@ def test_every_push_is_tested_and_main_before_it_is_deployed() -> None:
     assert CI in [job.get("uses") for job in jobs(load("deploy.yml")).values()]
 
 
+def test_preview_and_deploy_build_with_one_exact_python_of_the_runtime() -> None:
+    """The archives carry bytecode, whose bytes depend on the compiling Python's patch release:
+    a preview built with another would show every function changed."""
+    versions = set()
+    for name in ("preview.yml", "deploy.yml"):
+        job = the_job_using(load(name), PULUMI)
+        (setup,) = steps_using(job, "actions/setup-python")
+        versions.add(str(setup["with"]["python-version"]))
+    (version,) = versions
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), "a patch release, not a range"
+    runtime = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]["lambdaRuntime"]
+    assert runtime["default"] == "python" + version.rsplit(".", 1)[0]
+
+
 @pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
 def test_the_pulumi_cli_is_the_version_of_the_sdk(name: str) -> None:
     for job in jobs(load(name)).values():

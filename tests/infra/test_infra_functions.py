@@ -2,7 +2,8 @@
 
 import json
 import re
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pulumi
@@ -20,7 +21,7 @@ from infra.functions import (
 )
 from services.common import settings
 from services.orders.workflow import STEP_FUNCTIONS
-from services.routes import FUNCTIONS
+from services.routes import FUNCTIONS, LAYERS
 from tests.infra.mocking import Declared, MockStack, application_variables, pulumi_test
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -251,7 +252,7 @@ def test_function_runs_as_configured_with_tracing_layer_and_table(
         function.tracing_config,
         function.layers,
         function.environment,
-        program["layer"].arn,
+        program["layers"]["dependencies"].arn,
         program["catalog"].table_name,
     ).apply(check)
 
@@ -261,7 +262,9 @@ def test_code_hash_is_the_archive_hash_so_unchanged_code_previews_no_change(
     program: dict[str, Any],
 ) -> Any:
     function = program["products"].function
-    archive = packaging.build_function_code(FUNCTIONS["products"], packaging.BUILD_DIR)
+    archive = packaging.build_function_code(
+        FUNCTIONS["products"], packaging.BUILD_DIR, compiler=program["compiler"]
+    )
 
     def check(args: list[Any]) -> None:
         source_code_hash, code = args
@@ -272,23 +275,62 @@ def test_code_hash_is_the_archive_hash_so_unchanged_code_previews_no_change(
 
 
 @pulumi_test
-def test_layer_is_built_for_the_function_runtime_and_architecture(program: dict[str, Any]) -> Any:
-    layer = program["layer"].layer
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_is_built_for_the_function_runtime_and_architecture(
+    program: dict[str, Any], name: str
+) -> Any:
+    layer = program["layers"][name].layer
     config = program["config"]
 
     def check(args: list[Any]) -> None:
-        runtimes, architectures, code, source_code_hash = args
+        runtimes, architectures, code, source_code_hash, description = args
         assert runtimes == [config.lambda_runtime]
         assert architectures == [config.lambda_architecture]
         assert f"layer-{config.lambda_architecture}-py{config.python_version}-" in code.path
         assert source_code_hash == packaging.archive_hash(Path(code.path))
+        assert description == LAYERS[name].description
 
     return pulumi.Output.all(
         layer.compatible_runtimes,
         layer.compatible_architectures,
         layer.code,
         layer.source_code_hash,
+        layer.description,
     ).apply(check)
+
+
+@pulumi_test
+def test_the_postgres_driver_is_in_its_own_layer_only(program: dict[str, Any]) -> Any:
+    """Functions without the database do not load libpq and OpenSSL at every cold start."""
+
+    def check(paths: list[Any]) -> None:
+        tops = {}
+        for name, code in zip(sorted(LAYERS), paths, strict=True):
+            with zipfile.ZipFile(code.path) as built:
+                tops[name] = {PurePosixPath(entry).parts[1] for entry in built.namelist()}
+        assert "psycopg2" in tops["postgres"]
+        assert "psycopg2" not in tops["dependencies"]
+        assert {"flask", "pydantic"} <= tops["dependencies"]
+        assert not {"flask", "pydantic"} & tops["postgres"]
+        assert "spectree" not in tops["dependencies"]  # the OpenAPI writer runs at build time
+        # A module in two layers: one copy would shadow the other (metadata aside).
+        assert not tops["dependencies"] & tops["postgres"]
+
+    return pulumi.Output.all(
+        *(program["layers"][name].layer.code for name in sorted(LAYERS))
+    ).apply(check)
+
+
+@pulumi_test
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_function_has_the_layers_its_spec_names(program: dict[str, Any], name: str) -> Any:
+    wanted = [program["layers"][layer].arn for layer in FUNCTIONS[name].layers]
+
+    def check(args: list[Any]) -> None:
+        layers, *arns = args
+        assert layers == arns
+
+    return pulumi.Output.all(program["functions"][name].function.layers, *wanted).apply(check)
 
 
 @pytest.mark.parametrize("action", ["*", "dynamodb:*", "s3:Get*", "dynamodb", "iam:Pass Role"])
