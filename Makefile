@@ -46,7 +46,7 @@ fuzz: install ## fuzz every operation of the local stack with schemathesis (FUZZ
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_fuzz.py
 
 openapi: install ## regenerate docs/openapi.json from the code
-	$(BIN)/python -m services.common.openapi
+	$(BIN)/python -m services.openapi
 
 # Benchmarks report ratios against a baseline measured in the same run; they never fail on timing.
 # BENCH_BEFORE: the commit measured beside this checkout (the last one before the performance work).

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from local.authorizer import Denied, JwtAuthorizer, event_claims
 from local.runtime import LambdaHandler, LambdaRuntime
-from services.common import openapi
+from services import openapi
 from services.routes import ACCESS_TOKEN_SCOPE, CORS, Route
 
 logger = logging.getLogger("local.gateway")

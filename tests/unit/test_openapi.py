@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
-from services.common import openapi
+from services import openapi
 from services.routes import ROUTES, Access
 
 METHODS = {"get", "put", "post", "patch", "delete"}
