@@ -55,6 +55,7 @@ BENCH_OPTIONS = $(if $(BENCH_BEFORE),--before $(BENCH_BEFORE))
 .PHONY: bench
 bench: install ## measure cold starts, warm overhead, round trips, artifacts, the local pipeline
 	$(BIN)/python -m bench.cold_start $(BENCH_OPTIONS)
+	$(BIN)/python -m bench.deployed
 	$(BIN)/python -m bench.warm $(BENCH_OPTIONS)
 	$(BIN)/python -m bench.round_trips $(BENCH_OPTIONS)
 	$(BIN)/python -m bench.artifacts $(BENCH_OPTIONS)

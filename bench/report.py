@@ -8,11 +8,12 @@ from pathlib import Path
 
 from bench.figures import RESULTS, ROOT, Figure, Section, times, verdict
 
-SECTIONS = ("cold_start", "warm", "round_trips", "artifacts", "pipeline")
+SECTIONS = ("cold_start", "deployed", "warm", "round_trips", "artifacts", "pipeline")
 FINDINGS = ROOT / "bench" / "findings.md"
 DOCUMENT = ROOT / "docs" / "performance.md"
 COMMANDS = {
     "cold_start": "cold_start",
+    "deployed": "deployed",
     "warm": "warm",
     "round_trips": "round_trips",
     "artifacts": "artifacts",
