@@ -23,7 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,7 +227,13 @@ def environment(target: Target, extra: Mapping[str, str] = {}) -> dict[str, str]
     }
 
 
-def run_once(target: Target, root: Path, extra: Mapping[str, str] = {}) -> dict[str, Any]:
+def run_once(
+    target: Target,
+    root: Path,
+    extra: Mapping[str, str] = {},
+    interpreter: Sequence[str] = (sys.executable,),
+) -> dict[str, Any]:
+    """One cold start of `target` in a fresh `interpreter` started in `root`: its timings."""
     spec = {
         "function": target.name,
         "module": target.module,
@@ -236,7 +242,7 @@ def run_once(target: Target, root: Path, extra: Mapping[str, str] = {}) -> dict[
         "build": target.build,
     }
     completed = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(spec)],
+        [*interpreter, "-c", CHILD, json.dumps(spec)],
         cwd=root,
         env=environment(target, extra),
         capture_output=True,

@@ -13,15 +13,16 @@ interleaved and each figure is a median; without a Python of the runtime's versi
 measured, and the section says so.
 """
 
-import json
 import platform
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
-from bench.cold_start import CHILD, Target, Timings, environment, targets
+from bench import cold_start
+from bench.cold_start import Target, Timings, targets
 from bench.figures import (
     RESULTS,
     ROOT,
@@ -110,33 +111,13 @@ def unpack(
 
 def run_once(
     target: Target, compiler: packaging.Compiler, task: Path, opt: Path, boto3: Path
-) -> dict[str, float]:
-    spec = {
-        "function": target.name,
-        "module": target.module,
-        "attribute": target.attribute,
-        "event": target.event,
-        "build": target.build,
-    }
+) -> dict[str, Any]:
     extra = {
         "PYTHONPATH": f"{task}:{opt / 'python'}:{boto3}",
         "PYTHONDONTWRITEBYTECODE": "1",  # /var/task and /opt are read-only
         "LAMBDA_TASK_ROOT": str(task),
     }
-    completed = subprocess.run(
-        [compiler.executable, "-s", "-c", CHILD, json.dumps(spec)],
-        cwd=task,
-        env=environment(target, extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("BENCH ")]
-    if completed.returncode != 0 or not lines:
-        raise RuntimeError(f"{target.name}: the child failed:\n{completed.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(lines[-1].removeprefix("BENCH "))
-    return result
+    return cold_start.run_once(target, task, extra, interpreter=(compiler.executable, "-s"))
 
 
 def section(rounds: int) -> Section:
