@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -64,6 +65,15 @@ def predecessors(target: OrderStatus) -> frozenset[OrderStatus]:
 def check_transition(current: OrderStatus, target: OrderStatus) -> None:
     if target not in TRANSITIONS[current]:
         raise InvalidTransition(current, target)
+
+
+def order_id_of(text: str) -> str:
+    """An order id as it is stored (PostgreSQL reads several spellings of a UUID, messages
+    carry one); OrderNotFound for text that is no UUID, since it names no order."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError as exc:
+        raise OrderNotFound(text[:64]) from exc
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,19 @@ class OrderRepository(ABC):
 
     @abstractmethod
     def transition(
-        self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
+        self,
+        order_id: str,
+        target: OrderStatus,
+        reason: CancelReason | None,
+        now: str,
+        *,
+        owner: str | None = None,
+        message: dict[str, Any] | None = None,
     ) -> Order:
         """Move an order to `target` in one conditional write, only from a status the
-        transition table allows; InvalidTransition otherwise, OrderNotFound if absent."""
+        transition table allows; InvalidTransition otherwise, OrderNotFound if absent (or, given
+        an `owner`, someone else's). A `message` goes to the outbox in that same write, so it
+        exists exactly when the move does; commit() returns it with its id."""
 
 
 class IdempotencyStore(ABC):
@@ -80,6 +89,13 @@ class Outbox(ABC):
     def mark_sent(self, message_ids: Sequence[int]) -> None: ...
 
 
+class UnitOfWorkEnded(RuntimeError):
+    """Something was done through a unit of work after the operation announced as its last."""
+
+    def __init__(self) -> None:
+        super().__init__("this unit of work committed with its last operation; start another")
+
+
 class UnitOfWork(ABC):
     """One database transaction: everything done through it commits together or not at all."""
 
@@ -97,6 +113,13 @@ class UnitOfWork(ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.rollback()  # a no-op after commit
+
+    @abstractmethod
+    def next_is_last(self) -> None:
+        """Promise that nothing but commit() follows the next operation, so that an adapter can
+        commit with it (PostgreSQL sends a lone statement without BEGIN or COMMIT). If that
+        operation fails, nothing is committed; anything written after it once it has committed
+        raises UnitOfWorkEnded, as it could no longer commit with the rest."""
 
     @abstractmethod
     def commit(self) -> list[OutboxMessage]:

@@ -8,8 +8,10 @@ wait in a batch and travel with the next statement whose answer is needed, or wi
 a unit of work that only writes is one round trip, one multi-statement query that PostgreSQL runs
 as a single transaction. BEGIN is sent only when something must be seen or held before the writes
 (a key's lock, the outbox rows a relay takes, a status change whose answer shapes the rest), and
-it and COMMIT ride with the statements next to them. An order is read with its lines in one
-statement, outside any transaction.
+it and COMMIT ride with the statements next to them. A statement announced as the unit's last
+(`next_is_last`) with nothing before it needs neither: alone, it is a transaction of its own, so a
+status change and the outbox message written by the same statement commit as it runs. An order is
+read with its lines in one statement, outside any transaction.
 """
 
 import base64
@@ -17,7 +19,7 @@ import binascii
 import json
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -42,6 +44,7 @@ from services.orders.domain import (
     RequestInFlight,
     StoredResponse,
     check_transition,
+    order_id_of,
     predecessors,
 )
 from services.orders.ports import (
@@ -50,11 +53,13 @@ from services.orders.ports import (
     OrderRepository,
     Outbox,
     UnitOfWork,
+    UnitOfWorkEnded,
 )
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", re.ASCII)
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 Rows = list[tuple[Any, ...]]
+Parameters = Sequence[Any] | Mapping[str, Any]
 
 
 def _jsonb(value: Any) -> Json:
@@ -75,12 +80,21 @@ class PostgresOrders(_Statements, OrderRepository):
         " i.quantity) ORDER BY i.line_no), '[]') FROM order_items i WHERE i.order_id = o.id)"
     )
     _SELECT = "SELECT " + _COLUMNS_AND_LINES + " FROM orders o"  # noqa: S608 (constants)
-    # The status check and the change are one statement: a concurrent change cannot slip in.
+    # The status check and the change are one statement: a concurrent change cannot slip in. The
+    # owner (if any) is a condition of the same UPDATE, and the message (if any) is inserted by it
+    # for the row it moved: someone else's order, or one that may not move, is left untouched and
+    # gets no message. The last column is the message's id. (A NULL owner or message is folded
+    # away when the statement is planned.)
+    _OWNER = "(%(owner)s::text IS NULL OR user_id = %(owner)s)"
     _MOVE = (
-        "WITH moved AS (UPDATE orders SET status = %s, status_reason = %s, updated_at = %s"  # noqa: S608
-        " WHERE id = %s AND status = ANY(%s) RETURNING *)"
-        " SELECT " + _COLUMNS_AND_LINES + " FROM moved o"
+        "WITH moved AS (UPDATE orders"  # noqa: S608 (constants)
+        " SET status = %(target)s, status_reason = %(reason)s, updated_at = %(now)s"
+        " WHERE id = %(id)s AND status = ANY(%(allowed)s) AND " + _OWNER + " RETURNING *),"
+        " sent AS (INSERT INTO outbox (order_id, body) SELECT id, %(message)s::jsonb FROM moved"
+        " WHERE %(message)s::jsonb IS NOT NULL RETURNING id)"
+        " SELECT " + _COLUMNS_AND_LINES + ", (SELECT id FROM sent) FROM moved o"
     )
+    _STATUS = "SELECT status FROM orders WHERE id = %(id)s AND " + _OWNER  # noqa: S608
 
     def add(self, order: Order) -> None:
         self._uow.write(
@@ -133,31 +147,44 @@ class PostgresOrders(_Statements, OrderRepository):
         return self._one(order_id, "", ())
 
     def _one(self, order_id: str, condition: str, parameters: tuple[str, ...]) -> Order:
-        try:
-            order_id = str(uuid.UUID(order_id))  # PostgreSQL reads only some spellings
-        except ValueError as exc:
-            raise OrderNotFound(order_id[:64]) from exc
+        order_id = order_id_of(order_id)
         rows = self._uow.read(f"{self._SELECT} WHERE o.id = %s{condition}", (order_id, *parameters))
         if not rows:
             raise OrderNotFound(order_id)
         return self._order(rows[0])
 
     def transition(
-        self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
+        self,
+        order_id: str,
+        target: OrderStatus,
+        reason: CancelReason | None,
+        now: str,
+        *,
+        owner: str | None = None,
+        message: dict[str, Any] | None = None,
     ) -> Order:
-        try:
-            order_id = str(uuid.UUID(order_id))
-        except ValueError as exc:
-            raise OrderNotFound(order_id[:64]) from exc
-        allowed = sorted(status.value for status in predecessors(target))
-        # It opens the transaction: what follows (an outbox message) commits with it or not at all.
-        rows = self._uow.hold(
-            self._MOVE,
-            (target.value, reason.value if reason else None, now, order_id, allowed),
-        )
+        order_id = order_id_of(order_id)
+        parameters = {
+            "target": target.value,
+            "reason": reason.value if reason else None,
+            "now": now,
+            "id": order_id,
+            "allowed": sorted(status.value for status in predecessors(target)),
+            "owner": owner,
+            "message": None if message is None else _jsonb(message),
+        }
+        # It holds the change until commit, so that what follows commits with it or not at all;
+        # announced as the unit's last, it is sent alone and commits as it runs.
+        rows = self._uow.hold(self._MOVE, parameters)
         if rows:
-            return self._order(rows[0])
-        current = self._uow.read("SELECT status FROM orders WHERE id = %s", (order_id,))
+            *columns, message_id = rows[0]
+            if message is not None:
+                self._uow.written(OutboxMessage(int(message_id), order_id, message))
+            return self._order(tuple(columns))
+        # Why nothing moved, asked in a statement of its own: the UPDATE saw the row's latest
+        # version, but the rest of its statement sees the snapshot taken when it began, which a
+        # concurrent change (the workflow's confirm, another cancel) may have overtaken.
+        current = self._uow.read(self._STATUS, parameters)
         if not current:
             raise OrderNotFound(order_id)
         status = OrderStatus(current[0][0])
@@ -270,6 +297,8 @@ class PostgresUnitOfWork(UnitOfWork):
         self._batch: list[bytes] = []
         self._answer: Callable[[Rows], None] | None = None  # for the batch's last statement
         self._messages: list[OutboxMessage] = []
+        self._last = False  # next_is_last() was called
+        self._ended = False  # a statement announced as the last was sent alone: it committed
         self.orders = PostgresOrders(self)
         self.idempotency = PostgresIdempotency(self)
         self.outbox = PostgresOutbox(self)
@@ -280,7 +309,7 @@ class PostgresUnitOfWork(UnitOfWork):
             self._cursor = self._connection.cursor()
         return self
 
-    def mogrify(self, sql: str | bytes, params: Sequence[Any] | None = None) -> bytes:
+    def mogrify(self, sql: str | bytes, params: Parameters | None = None) -> bytes:
         """The statement with its parameters quoted by psycopg2, as it would send it."""
         with self._database.translated():
             statement: bytes = self._cursor.mogrify(sql, params)
@@ -289,25 +318,41 @@ class PostgresUnitOfWork(UnitOfWork):
     def write(
         self,
         sql: str | bytes,
-        params: Sequence[Any] | None = None,
+        params: Parameters | None = None,
         answer: Callable[[Rows], None] | None = None,
     ) -> None:
         """A statement whose answer can wait: it goes with the next one sent. Only a batch's
         last statement is answered, so one awaiting `answer` is sent before anything follows."""
+        self._not_ended()
         self._answered_first()
         self._batch.append(self.mogrify(sql, params))
         self._answer = answer
 
-    def read(self, sql: str, params: Sequence[Any]) -> Rows:
+    def read(self, sql: str, params: Parameters) -> Rows:
         """A statement answered now. Alone it runs in autocommit, like any statement under READ
         COMMITTED; after writes, it opens the transaction so that they can still be undone."""
         self._answered_first()
         return self._send(self.mogrify(sql, params), begin=bool(self._batch))
 
-    def hold(self, sql: str, params: Sequence[Any]) -> Rows:
-        """A statement answered now whose effect (a lock, a change) lasts until commit."""
+    def hold(self, sql: str, params: Parameters) -> Rows:
+        """A statement answered now whose effect (a lock, a change) lasts until commit. The
+        unit's announced last, with nothing before it, goes alone instead: a transaction of its
+        own, committed as it runs, after which nothing may be written."""
+        self._not_ended()
         self._answered_first()
-        return self._send(self.mogrify(sql, params), begin=True)
+        alone = self._last and not self._batch and not self._in_transaction()
+        rows = self._send(self.mogrify(sql, params), begin=not alone)
+        self._ended = alone
+        return rows
+
+    def next_is_last(self) -> None:
+        self._last = True
+
+    def _not_ended(self) -> None:
+        """Reads may follow the last statement (they see what it committed); changes may not,
+        as they would commit on their own."""
+        if self._ended:
+            raise UnitOfWorkEnded()
 
     def _answered_first(self) -> None:
         """A batch awaiting its answer goes before anything is added: only a query's last
@@ -349,11 +394,13 @@ class PostgresUnitOfWork(UnitOfWork):
                 self._send(begin=False)  # its answer would be COMMIT's otherwise
             self._send(begin=False, commit=True)
         messages, self._messages = self._messages, []
+        self._last = self._ended = False
         return messages
 
     def rollback(self) -> None:
         """Undo what was not committed; a connection lost meanwhile has undone it already."""
         self._batch, self._answer, self._messages = [], None, []
+        self._last = self._ended = False
         if self._connection is None or self._connection.closed:
             return
         try:

@@ -17,6 +17,8 @@ from services.orders.domain import (
     Placement,
     StoredResponse,
     UnknownProducts,
+    order_id_of,
+    order_message,
 )
 from services.orders.fulfilment import Steps
 from services.orders.ports import Catalogue, OrderPage, Publisher, UnitOfWork
@@ -119,6 +121,7 @@ def advance_order(
 ) -> Order:
     """An administrator's move along the table (ship, deliver); 409 from anywhere else."""
     with new_unit_of_work() as uow:
+        uow.next_is_last()
         order = uow.orders.transition(order_id, target, None, timestamp(clock()))
         uow.commit()
     return order
@@ -146,17 +149,20 @@ def cancel_order(
     """The customer cancels their own order: 404 for anyone else's, 409 unless PENDING or
     CONFIRMED. Stock is given back and any payment refunded.
 
-    The status change and the message that guarantees the undo commit together. The undo is
-    then done at once, so the answer already reflects it; if the stock or payment store is down,
-    the message's workflow run does it later (both are at most once, so doing it twice is safe).
+    The status change and the message that guarantees the undo are one write, so they exist
+    together or not at all. The undo is then done at once, so the answer already reflects it; if
+    the stock or payment store is down, the message's workflow run does it later (both are at
+    most once, so doing it twice is safe).
     """
+    order_id = order_id_of(order_id)  # as the message names it
     with steps.new_unit_of_work() as uow:
-        uow.orders.get(user_id, order_id)  # ownership: someone else's order is not found
+        uow.next_is_last()
         order = uow.orders.transition(
             order_id, OrderStatus.CANCELLED, CancelReason.CANCELLED_BY_CUSTOMER,
             timestamp(steps.clock()),
+            owner=user_id,  # someone else's order is not found
+            message=order_message(OrderEvent.CANCELLED, order_id, user_id, correlation_id),
         )  # fmt: skip
-        uow.outbox.add(order.id, order.message(OrderEvent.CANCELLED, correlation_id))
         messages = uow.commit()
     try:
         steps.undo(order.id)

@@ -1,10 +1,12 @@
 """One contract, two implementations: the PostgreSQL unit of work and the unit tests' fake.
 
 Running the same tests on both keeps the fake honest, so the rules tested with it hold on the real
-database: commit and rollback, what another transaction sees, keys in flight, and outbox messages
-held by one relay at a time.
+database: commit and rollback, what another transaction sees, status changes along the table with
+the message that announces them, a unit's announced last operation, keys in flight, and outbox
+messages held by one relay at a time.
 """
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,8 +19,10 @@ import pytest
 from services.common.money import json_number
 from services.orders.database import Database
 from services.orders.domain import (
+    CancelReason,
     IdempotencyKeyReused,
     InvalidCursor,
+    InvalidTransition,
     Order,
     OrderLine,
     OrderNotFound,
@@ -26,7 +30,7 @@ from services.orders.domain import (
     RequestInFlight,
     StoredResponse,
 )
-from services.orders.ports import UnitOfWork
+from services.orders.ports import UnitOfWork, UnitOfWorkEnded
 from services.orders.postgres import PostgresUnitOfWork
 from tests.unit.fakes import FakeOrdersDatabase
 
@@ -170,6 +174,245 @@ def test_a_last_full_page_has_no_next_cursor(store):
 def test_a_cursor_not_issued_here_is_refused(store, cursor):
     with store.here() as uow, pytest.raises(InvalidCursor):
         uow.orders.list(ANA, 20, cursor)
+
+
+# --- status changes -----------------------------------------------------------------------------
+
+LATER = "2026-03-01T10:00:00.000Z"
+CANCEL = (OrderStatus.CANCELLED, CancelReason.CANCELLED_BY_CUSTOMER, LATER)
+
+
+@pytest.mark.parametrize(
+    "spelling", [str.upper, lambda i: "{" + i + "}", lambda i: i.replace("-", "")]
+)
+def test_an_order_id_spelled_otherwise_is_the_same_order(store, spelling):
+    placed = order()
+    committed(store, placed)
+
+    with store.here() as uow:
+        assert uow.orders.get(ANA, spelling(placed.id)) == placed
+        moved = uow.orders.transition(spelling(placed.id), OrderStatus.CONFIRMED, None, LATER)
+        uow.commit()
+
+    assert moved.id == placed.id
+
+
+def status_of(store: Store, order_id: str) -> tuple[OrderStatus, str | None, str]:
+    with store.there() as uow:
+        found = uow.orders.find(order_id)
+    return found.status, found.status_reason, found.updated_at
+
+
+def pending_bodies(store: Store) -> list[dict[str, Any]]:
+    with store.there() as uow:
+        return [message.body for message in uow.outbox.pending(10)]
+
+
+def test_a_move_along_the_table_returns_the_order_moved_and_commits(store):
+    placed = order()
+    committed(store, placed)
+
+    with store.here() as uow:
+        moved = uow.orders.transition(placed.id, *CANCEL)
+        assert status_of(store, placed.id) == (OrderStatus.PENDING, None, placed.updated_at)
+        uow.commit()
+
+    assert moved == dataclasses.replace(
+        placed,
+        status=OrderStatus.CANCELLED,
+        status_reason="CANCELLED_BY_CUSTOMER",
+        updated_at=LATER,
+    )
+    assert status_of(store, placed.id) == (OrderStatus.CANCELLED, "CANCELLED_BY_CUSTOMER", LATER)
+
+
+@pytest.mark.parametrize(
+    ("status", "target"),
+    [
+        (OrderStatus.PENDING, OrderStatus.SHIPPED),
+        (OrderStatus.SHIPPED, OrderStatus.CANCELLED),
+        (OrderStatus.CANCELLED, OrderStatus.CONFIRMED),
+        (OrderStatus.DELIVERED, OrderStatus.DELIVERED),
+    ],
+)
+def test_a_move_the_table_refuses_is_a_conflict_and_changes_nothing(store, status, target):
+    placed = order(
+        status=status, status_reason="FAILED" if status is OrderStatus.CANCELLED else None
+    )
+    committed(store, placed)
+
+    with store.here() as uow, pytest.raises(InvalidTransition) as refused:
+        uow.orders.transition(placed.id, target, None, LATER, message={"n": 1})
+
+    assert (refused.value.current, refused.value.target) == (status, target)
+    assert status_of(store, placed.id) == (status, placed.status_reason, placed.updated_at)
+    assert pending_bodies(store) == []
+
+
+@pytest.mark.parametrize("asked", ["absent", "not-a-uuid"])
+def test_moving_an_order_that_does_not_exist_is_not_found(store, asked):
+    order_id = {"absent": str(uuid.uuid4()), "not-a-uuid": "nope"}[asked]
+
+    with store.here() as uow, pytest.raises(OrderNotFound):
+        uow.orders.transition(order_id, *CANCEL, owner=ANA, message={"n": 1})
+
+    assert pending_bodies(store) == []
+
+
+@pytest.mark.parametrize("status", [OrderStatus.PENDING, OrderStatus.SHIPPED])
+def test_an_owned_move_of_someone_elses_order_is_not_found_and_changes_nothing(store, status):
+    """Not found even where the table would refuse the move: nothing is told about the order."""
+    placed = order(status=status)
+    committed(store, placed)
+
+    with store.here() as uow, pytest.raises(OrderNotFound):
+        uow.orders.transition(placed.id, *CANCEL, owner=BEN, message={"n": 1})
+
+    assert status_of(store, placed.id) == (status, None, placed.updated_at)
+    assert pending_bodies(store) == []
+
+
+def test_an_owned_move_of_ones_own_order_moves_it(store):
+    placed = order(status=OrderStatus.CONFIRMED)
+    committed(store, placed)
+
+    with store.here() as uow:
+        moved = uow.orders.transition(placed.id, *CANCEL, owner=ANA)
+        uow.commit()
+
+    assert moved.status is OrderStatus.CANCELLED
+    assert status_of(store, placed.id) == (OrderStatus.CANCELLED, "CANCELLED_BY_CUSTOMER", LATER)
+
+
+def test_a_move_writes_its_message_which_commits_with_it_or_not_at_all(store):
+    placed = order()
+    committed(store, placed)
+    body = {"type": "OrderCancelled", "orderId": placed.id, "note": "50% 'off' %s"}
+
+    with store.here() as uow:
+        uow.orders.transition(placed.id, *CANCEL, owner=ANA, message=body)
+        # no commit: neither the move nor its message
+
+    assert status_of(store, placed.id)[0] is OrderStatus.PENDING
+    assert pending_bodies(store) == []
+
+    with store.here() as uow:
+        uow.orders.transition(placed.id, *CANCEL, owner=ANA, message=body)
+        (message,) = uow.commit()
+
+    assert (message.order_id, message.body) == (placed.id, body)
+    assert status_of(store, placed.id)[0] is OrderStatus.CANCELLED
+    with store.there() as uow:
+        assert uow.outbox.pending(10) == [message]
+
+
+def test_a_move_from_a_status_a_concurrent_change_left_is_refused_with_the_new_one(store):
+    """Confirm and cancel race: whichever commits first wins, and the other is told what won."""
+    placed = order()
+    committed(store, placed)
+    with store.here() as uow:
+        uow.orders.transition(placed.id, *CANCEL, owner=ANA, message={"n": 1})
+        uow.commit()
+
+    with store.there() as uow:
+        uow.next_is_last()
+        with pytest.raises(InvalidTransition) as refused:
+            uow.orders.transition(placed.id, OrderStatus.CONFIRMED, None, LATER)
+
+    assert refused.value.current is OrderStatus.CANCELLED
+    assert pending_bodies(store) == [{"n": 1}]
+
+
+# --- the last operation -------------------------------------------------------------------------
+
+
+def test_a_move_announced_as_the_last_commits_with_its_message(store):
+    placed = order()
+    committed(store, placed)
+
+    with store.here() as uow:
+        uow.next_is_last()
+        moved = uow.orders.transition(placed.id, *CANCEL, owner=ANA, message={"n": 1})
+        messages = uow.commit()
+
+    assert moved.status is OrderStatus.CANCELLED
+    assert [(m.order_id, m.body) for m in messages] == [(placed.id, {"n": 1})]
+    assert status_of(store, placed.id)[0] is OrderStatus.CANCELLED
+    with store.there() as uow:
+        assert uow.outbox.pending(10) == messages
+
+
+def test_a_last_move_after_writes_commits_them_all_together(store):
+    placed = order()
+
+    with store.here() as uow:
+        uow.orders.add(placed)
+        uow.next_is_last()
+        uow.orders.transition(placed.id, *CANCEL, message={"n": 1})
+        with store.there() as other, pytest.raises(OrderNotFound):
+            other.orders.find(placed.id)  # nothing seen before commit
+        uow.commit()
+
+    assert status_of(store, placed.id)[0] is OrderStatus.CANCELLED
+    assert pending_bodies(store) == [{"n": 1}]
+
+
+@pytest.mark.parametrize("written_first", [False, True])
+def test_a_last_move_that_fails_leaves_nothing(store, written_first):
+    placed, other = order(status=OrderStatus.SHIPPED), order()
+    committed(store, placed)
+
+    with store.here() as uow:
+        if written_first:
+            uow.orders.add(other)
+        uow.next_is_last()
+        with pytest.raises(InvalidTransition):
+            uow.orders.transition(placed.id, *CANCEL, message={"n": 1})
+
+    assert status_of(store, placed.id)[0] is OrderStatus.SHIPPED
+    assert pending_bodies(store) == []
+    with store.there() as uow, pytest.raises(OrderNotFound):
+        uow.orders.find(other.id)
+
+
+@pytest.mark.parametrize("write", ["add", "message", "move", "mark_sent", "key"])
+def test_nothing_is_written_after_the_last_move(store, write):
+    """It would commit apart from the move, which has committed already."""
+    placed, other = order(), order()
+    committed(store, placed, other)
+    writes = {
+        "add": lambda uow: uow.orders.add(order()),
+        "message": lambda uow: uow.outbox.add(placed.id, {"n": 2}),
+        "move": lambda uow: uow.orders.transition(other.id, *CANCEL),
+        "mark_sent": lambda uow: uow.outbox.mark_sent([1]),
+        "key": lambda uow: uow.idempotency.complete(ANA, "k", FINGERPRINT, stored_answer(placed)),
+    }
+
+    with store.here() as uow:
+        uow.next_is_last()
+        uow.orders.transition(placed.id, *CANCEL, message={"n": 1})
+        with pytest.raises(UnitOfWorkEnded):
+            writes[write](uow)
+        uow.commit()
+
+    assert status_of(store, other.id)[0] is OrderStatus.PENDING
+    assert pending_bodies(store) == [{"n": 1}]
+
+
+def test_a_unit_of_work_is_whole_again_after_its_last_move_is_committed(store):
+    placed, other = order(), order()
+    committed(store, placed)
+
+    with store.here() as uow:
+        uow.next_is_last()
+        uow.orders.transition(placed.id, *CANCEL)
+        uow.commit()
+        uow.orders.add(other)  # a new unit, held until its own commit
+        with store.there() as reader, pytest.raises(OrderNotFound):
+            reader.orders.find(other.id)
+        uow.commit()
+
+    assert status_of(store, other.id)[0] is OrderStatus.PENDING
 
 
 # --- idempotency keys ---------------------------------------------------------------------------

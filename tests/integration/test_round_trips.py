@@ -21,7 +21,8 @@ from services.common.aws import AwsClients
 from services.common.lambda_entry import http_handler
 from services.common.settings import Settings
 from services.orders.database import Database, secret_connector
-from services.orders.wiring import ports_from
+from services.orders.service import relay_outbox
+from services.orders.wiring import ports_from, relay_ports_from
 from services.products.app import create_app as create_products_app
 from tests.integration.conftest import (
     ADMIN_CLAIMS,
@@ -36,6 +37,11 @@ _OPEN = (
     psycopg2.extensions.TRANSACTION_STATUS_INERROR,
 )
 _CONTROL = {"BEGIN", "COMMIT", "ROLLBACK"}
+OTHER_CUSTOMER_CLAIMS = {
+    **CUSTOMER_CLAIMS,
+    "sub": "0d9c8b7a-6f5e-4d3c-8b2a-190817161514",
+    "username": "0d9c8b7a-6f5e-4d3c-8b2a-190817161514",
+}
 
 
 def split_statements(sent: str) -> list[str]:
@@ -239,6 +245,7 @@ class CountedOrders:
     stack: OrdersStack
     counts: RoundTrips
     api: Api
+    database: Database
 
     def products(self, number: int) -> list[str]:
         return [self.stack.add_product(f"Product {n}", "2.50") for n in range(number)]
@@ -260,7 +267,8 @@ def counted_orders(orders: OrdersStack, counts: RoundTrips) -> CountedOrders:
     clients = counted_clients(orders.settings, orders.session, counts)
     database = counting_database(orders.settings, clients, counts)
     orders.databases.append(database)
-    return CountedOrders(orders, counts, orders.api(ports_from(orders.settings, clients, database)))
+    api = orders.api(ports_from(orders.settings, clients, database))
+    return CountedOrders(orders, counts, api, database)
 
 
 def kinds(trip: list[str]) -> list[str]:
@@ -356,21 +364,122 @@ def test_a_page_of_orders_is_one_statement(counted_orders: CountedOrders) -> Non
     assert [kinds(trip) for trip in counted_orders.counts.sent] == [["SELECT"]]
 
 
-def test_shipping_is_the_conditional_update_then_commit(counted_orders: CountedOrders) -> None:
-    counted_orders.warm()
+def _with_status(counted_orders: CountedOrders, status: str) -> str:
     order_id = counted_orders.place(counted_orders.products(2))
     counted_orders.stack.sql.rows(
-        "UPDATE orders SET status = 'CONFIRMED' WHERE id = %s RETURNING id", (order_id,)
+        "UPDATE orders SET status = %s WHERE id = %s RETURNING id", (status, order_id)
     )
     counted_orders.counts.reset()
+    return order_id
+
+
+@pytest.mark.parametrize(("action", "status"), [("ship", "CONFIRMED"), ("deliver", "SHIPPED")])
+def test_shipping_or_delivering_is_the_conditional_update_alone(
+    counted_orders: CountedOrders, action: str, status: str
+) -> None:
+    """Nothing follows the status change, so it goes alone: its own transaction, no BEGIN and no
+    COMMIT."""
+    counted_orders.warm()
+    order_id = _with_status(counted_orders, status)
+
+    reply = counted_orders.api.post(
+        f"/orders/{order_id}/{action}", claims=ADMIN_CLAIMS, content_type=None
+    )
+
+    counts = counted_orders.counts
+    assert reply.status == 200, reply.text
+    assert len(reply.json()["items"]) == 2
+    assert [kinds(trip) for trip in counts.sent] == [["WITH"]]
+    assert (counts.database, counts.transactions, counts.aws) == (1, 0, Counter())
+
+
+def test_a_move_the_table_refuses_adds_one_read_for_the_status_it_names(
+    counted_orders: CountedOrders,
+) -> None:
+    counted_orders.warm()
+    order_id = _with_status(counted_orders, "PENDING")
 
     reply = counted_orders.api.post(
         f"/orders/{order_id}/ship", claims=ADMIN_CLAIMS, content_type=None
     )
 
+    assert reply.status == 409, reply.text
+    assert [kinds(trip) for trip in counted_orders.counts.sent] == [["WITH"], ["SELECT"]]
+
+
+def test_a_cancel_is_one_statement_then_the_acknowledgement(counted_orders: CountedOrders) -> None:
+    """Ownership, the move and the message that makes the workflow undo the order are one
+    statement, alone; the message is acknowledged once the queue has it."""
+    counted_orders.warm()
+    order_id = _with_status(counted_orders, "CONFIRMED")
+
+    reply = counted_orders.api.post(
+        f"/orders/{order_id}/cancel", claims=CUSTOMER_CLAIMS, content_type=None
+    )
+
+    counts = counted_orders.counts
     assert reply.status == 200, reply.text
-    assert len(reply.json()["items"]) == 2
-    assert [kinds(trip) for trip in counted_orders.counts.sent] == [["BEGIN", "WITH"], ["COMMIT"]]
+    assert reply.json()["status"] == "CANCELLED"
+    assert [kinds(trip) for trip in counts.sent] == [["WITH"], ["UPDATE"]]
+    (move, _) = counts.statements
+    assert "INSERT INTO outbox" in move
+    assert (counts.database, counts.transactions) == (2, 0)
+    assert counts.aws["sqs.SendMessageBatch"] == 1
+
+
+def test_cancelling_someone_elses_order_changes_nothing_and_is_not_found(
+    counted_orders: CountedOrders,
+) -> None:
+    counted_orders.warm()
+    order_id = _with_status(counted_orders, "PENDING")
+    sql = counted_orders.stack.sql
+    before = sql.rows(
+        "SELECT xmin::text, status, updated_at FROM orders WHERE id = %s", (order_id,)
+    )
+    messages = sql.value("SELECT count(*) FROM outbox")
+
+    reply = counted_orders.api.post(
+        f"/orders/{order_id}/cancel", claims=OTHER_CUSTOMER_CLAIMS, content_type=None
+    )
+
+    assert reply.status == 404, reply.text
+    assert [kinds(trip) for trip in counted_orders.counts.sent] == [["WITH"], ["SELECT"]]
+    after = sql.rows("SELECT xmin::text, status, updated_at FROM orders WHERE id = %s", (order_id,))
+    assert after == before  # not even a new version of the row
+    assert sql.value("SELECT count(*) FROM outbox") == messages
+    assert counted_orders.counts.aws == Counter()
+
+
+def _relay(counted_orders: CountedOrders) -> int:
+    """One tick of the relay as its entry wires it, on the container's counted connection."""
+    stack = counted_orders.stack
+    clients = counted_clients(stack.settings, stack.session, counted_orders.counts)
+    ports = relay_ports_from(stack.settings, clients, counted_orders.database)
+    return relay_outbox(ports.new_unit_of_work, ports.publisher)
+
+
+@pytest.mark.parametrize("waiting", [0, 3])
+def test_a_relay_tick_takes_and_holds_then_marks_and_commits(
+    counted_orders: CountedOrders, waiting: int
+) -> None:
+    """The messages taken stay locked while they are published, so that a second relay skips
+    them: BEGIN goes with the take, COMMIT with the acknowledgement. With nothing waiting the
+    take still opened the transaction, which COMMIT ends."""
+    counted_orders.warm()  # its message sent and acknowledged
+    sql = counted_orders.stack.sql
+    before = sql.value("SELECT max(id) FROM outbox")
+    for _ in range(waiting):
+        counted_orders.place(counted_orders.products(1))
+    sql.rows("UPDATE outbox SET sent_at = NULL WHERE id > %s RETURNING id", (before,))
+    counted_orders.counts.reset()
+
+    assert _relay(counted_orders) == waiting
+
+    acknowledged = [["UPDATE", "COMMIT"]] if waiting else [["COMMIT"]]
+    assert [kinds(trip) for trip in counted_orders.counts.sent] == [
+        ["BEGIN", "SELECT"],
+        *acknowledged,
+    ]
 
 
 def test_a_unit_of_work_that_fails_before_writing_sends_nothing(

@@ -7,7 +7,8 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from services.orders.domain import (
     RequestInFlight,
     StoredResponse,
     check_transition,
+    order_id_of,
 )
 from services.orders.domain import InvalidCursor as OrderInvalidCursor
 from services.orders.inventory import Inventory, Lines, OutOfStock, Reservation
@@ -46,6 +48,7 @@ from services.orders.ports import (
     Outbox,
     Publisher,
     UnitOfWork,
+    UnitOfWorkEnded,
 )
 from services.products.domain import (
     InvalidCursor,
@@ -322,33 +325,42 @@ class FakeOrders(OrderRepository):
         return {**self._uow.database.orders, **self.added}
 
     def add(self, order: Order) -> None:
+        self._uow.writing()
         if order.id in self._visible():
             raise ValueError(f"an order with the id {order.id} is already stored")
         self.added[order.id] = order
 
     def get(self, user_id: str, order_id: str) -> Order:
-        order = self._visible().get(order_id)
-        if order is None or order.user_id != user_id:
-            raise OrderNotFound(order_id)
-        return order
+        return self._found(order_id, user_id)
 
     def find(self, order_id: str) -> Order:
-        order = self._visible().get(order_id)
-        if order is None:
+        return self._found(order_id, None)
+
+    def _found(self, order_id: str, owner: str | None) -> Order:
+        order = self._visible().get(order_id_of(order_id))
+        if order is None or owner not in (None, order.user_id):
             raise OrderNotFound(order_id)
         return order
 
     def transition(
-        self, order_id: str, target: OrderStatus, reason: CancelReason | None, now: str
+        self,
+        order_id: str,
+        target: OrderStatus,
+        reason: CancelReason | None,
+        now: str,
+        *,
+        owner: str | None = None,
+        message: dict[str, Any] | None = None,
     ) -> Order:
-        order = self._visible().get(order_id)
-        if order is None:
-            raise OrderNotFound(order_id)
-        check_transition(order.status, target)
-        moved = dataclasses.replace(
-            order, status=target, status_reason=reason.value if reason else None, updated_at=now
-        )
-        self.added[order_id] = moved
+        with self._uow.holding():
+            order = self._found(order_id, owner)
+            check_transition(order.status, target)
+            moved = dataclasses.replace(
+                order, status=target, status_reason=reason.value if reason else None, updated_at=now
+            )
+            self.added[order.id] = moved
+            if message is not None:
+                self._uow.written(order.id, message)
         return moved
 
     def list(self, user_id: str, limit: int, cursor: str | None) -> OrderPage:
@@ -387,6 +399,7 @@ class FakeIdempotency(IdempotencyStore):
         self.completed: dict[tuple[str, str], _StoredKey] = {}
 
     def claim(self, user_id: str, key: str, fingerprint: str) -> StoredResponse | None:
+        self._uow.writing()
         database = self._uow.database
         if (user_id, key) in database.claimed and (user_id, key) not in self.claimed:
             raise RequestInFlight()
@@ -400,6 +413,7 @@ class FakeIdempotency(IdempotencyStore):
         return stored.response
 
     def complete(self, user_id: str, key: str, fingerprint: str, response: StoredResponse) -> None:
+        self._uow.writing()
         if (user_id, key) in self._uow.database.keys or (user_id, key) in self.completed:
             raise ValueError(f"the key {key!r} of {user_id} is already stored")  # a primary key
         self.completed[(user_id, key)] = _StoredKey(fingerprint, response)
@@ -413,28 +427,39 @@ class FakeOutbox(Outbox):
         self.marked: set[int] = set()
 
     def add(self, order_id: str, body: dict[str, Any]) -> None:
+        self._uow.writing()
+        self.added_message(order_id, body)
+
+    def added_message(self, order_id: str, body: dict[str, Any]) -> None:
         message = OutboxMessage(self._uow.database.next_message_id(), order_id, body)
         self.added[message.id] = _Message(message)
 
     def pending(self, limit: int) -> list[OutboxMessage]:
-        database = self._uow.database
-        held_by_others = database.held_messages - self.held
-        free = [
-            entry.message
-            for entry in database.outbox.values()
-            if not entry.sent and entry.message.id not in held_by_others
-        ][:limit]
-        ids = {message.id for message in free}
-        self.held |= ids
-        database.held_messages |= ids
+        with self._uow.holding():
+            database = self._uow.database
+            held_by_others = database.held_messages - self.held
+            free = [
+                entry.message
+                for entry in database.outbox.values()
+                if not entry.sent and entry.message.id not in held_by_others
+            ][:limit]
+            ids = {message.id for message in free}
+            self.held |= ids
+            database.held_messages |= ids
         return free
 
     def mark_sent(self, message_ids: Sequence[int]) -> None:
+        self._uow.writing()
         self.marked |= set(message_ids)
 
 
 class FakeUnitOfWork(UnitOfWork):
-    """One transaction over a FakeOrdersDatabase: nothing is seen by others before commit."""
+    """One transaction over a FakeOrdersDatabase: nothing is seen by others before commit.
+
+    As on PostgreSQL, an operation that holds what it does (a status change, the outbox rows a
+    relay takes) announced as the last with nothing before it commits as it is done, and
+    anything written after it raises UnitOfWorkEnded.
+    """
 
     def __init__(self, database: FakeOrdersDatabase) -> None:
         self.database = database
@@ -444,8 +469,40 @@ class FakeUnitOfWork(UnitOfWork):
         self.orders = self._orders = FakeOrders(self)
         self.idempotency = self._idempotency = FakeIdempotency(self)
         self.outbox = self._outbox = FakeOutbox(self)
+        self._last = False
+        self._committed: list[OutboxMessage] | None = None  # by the last operation
+
+    def next_is_last(self) -> None:
+        self._last = True
+
+    def written(self, order_id: str, body: dict[str, Any]) -> None:
+        """A message written by another operation than the outbox's own (a status change)."""
+        self._outbox.added_message(order_id, body)
+
+    def writing(self) -> None:
+        if self._committed is not None:
+            raise UnitOfWorkEnded()
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        self.writing()
+        alone = self._last and not self._pending()
+        yield
+        if alone:
+            self._committed = self._apply()
+
+    def _pending(self) -> bool:
+        return bool(
+            self._orders.added or self._idempotency.claimed or self._idempotency.completed
+            or self._outbox.added or self._outbox.held or self._outbox.marked
+        )  # fmt: skip
 
     def commit(self) -> list[OutboxMessage]:
+        messages = self._apply() if self._committed is None else self._committed
+        self._start()
+        return messages
+
+    def _apply(self) -> list[OutboxMessage]:
         database = self.database
         messages = [entry.message for entry in self._outbox.added.values()]
         database.orders.update(self._orders.added)
@@ -456,7 +513,8 @@ class FakeUnitOfWork(UnitOfWork):
                 database.outbox[message_id].sent = True
         database.commits += 1
         self._release()
-        self._start()
+        self._orders.added, self._idempotency.completed, self._outbox.added = {}, {}, {}
+        self._idempotency.claimed, self._outbox.held, self._outbox.marked = set(), set(), set()
         return messages
 
     def rollback(self) -> None:

@@ -211,3 +211,14 @@ def test_with_the_queue_down_too_the_message_waits_in_the_outbox(database, inven
 
     assert database.orders[ORDER_ID].status is OrderStatus.CANCELLED
     assert [message.body for message in database.pending()] == [CANCELLED_MESSAGE]
+
+
+def test_an_id_spelled_otherwise_cancels_the_order_and_the_message_names_it_as_stored(
+    database, publisher, steps
+):
+    stored(database)
+
+    cancelled = service.cancel_order(steps, publisher, ANA, "{" + ORDER_ID.upper() + "}")
+
+    assert cancelled.id == ORDER_ID
+    assert [message.body for message in publisher.sent] == [CANCELLED_MESSAGE]
