@@ -100,6 +100,7 @@ class Steps:
 
     def _move(self, order_id: str, target: OrderStatus, reason: CancelReason | None) -> Order:
         with self.new_unit_of_work() as uow:
+            uow.next_is_last()  # one statement that commits as it runs
             order = uow.orders.transition(order_id, target, reason, timestamp(self.clock()))
             uow.commit()
         return order

@@ -21,8 +21,9 @@ from services.common.aws import AwsClients
 from services.common.lambda_entry import http_handler
 from services.common.settings import Settings
 from services.orders.database import Database, secret_connector
+from services.orders.domain import CancelReason
 from services.orders.service import relay_outbox
-from services.orders.wiring import ports_from, relay_ports_from
+from services.orders.wiring import ports_from, relay_ports_from, steps_from
 from services.products.app import create_app as create_products_app
 from tests.integration.conftest import (
     ADMIN_CLAIMS,
@@ -391,6 +392,25 @@ def test_shipping_or_delivering_is_the_conditional_update_alone(
     assert len(reply.json()["items"]) == 2
     assert [kinds(trip) for trip in counts.sent] == [["WITH"]]
     assert (counts.database, counts.transactions, counts.aws) == (1, 0, Counter())
+
+
+@pytest.mark.parametrize("step", ["confirm", "cancel"])
+def test_the_workflows_confirm_and_cancel_are_the_conditional_update_alone(
+    counted_orders: CountedOrders, step: str
+) -> None:
+    """The workflow's status changes end their unit of work too: one statement, committed."""
+    counted_orders.warm()
+    order_id = _with_status(counted_orders, "PENDING")
+    steps = steps_from(counted_orders.stack.settings, database=counted_orders.database)
+
+    if step == "confirm":
+        order = steps.confirm(order_id)
+    else:
+        order = steps.cancel(order_id, CancelReason.OUT_OF_STOCK)
+
+    assert order.status.value == ("CONFIRMED" if step == "confirm" else "CANCELLED")
+    assert [kinds(trip) for trip in counted_orders.counts.sent] == [["WITH"]]
+    assert (counted_orders.counts.database, counted_orders.counts.transactions) == (1, 0)
 
 
 def test_a_move_the_table_refuses_adds_one_read_for_the_status_it_names(
