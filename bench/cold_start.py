@@ -384,11 +384,12 @@ def section(
             result.add(figure)
         nb_base = no_bytecode["baseline"]
         result.notes.append(
-            "No bytecode: the layer is built with `pip install --no-compile` and the archives "
-            "leave out `__pycache__`, and /opt and /var/task are read-only on Lambda, so every "
-            "cold start compiles each module it imports from source. The rows marked so run the "
-            "function and the baseline that way (PYTHONPYCACHEPREFIX on an empty directory, "
-            "PYTHONDONTWRITEBYTECODE=1): the baseline takes "
+            "No bytecode: what a cold start on Lambda costs when the archives carry sources "
+            "alone (deployed without a Python of the runtime's version; /opt and /var/task are "
+            "read-only, so each module imported is compiled at every cold start). The rows marked "
+            "so run the function and the baseline that way (PYTHONPYCACHEPREFIX on an empty "
+            "directory, PYTHONDONTWRITEBYTECODE=1); section 1b measures the deployed archives "
+            "themselves. The baseline takes "
             f"{ms(nb_base.median_of('cpu'))} of CPU against "
             f"{ms(timings['baseline'].median_of('cpu'))} with bytecode."
         )

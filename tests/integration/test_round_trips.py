@@ -23,7 +23,7 @@ from services.common.settings import Settings
 from services.orders.database import Database, secret_connector
 from services.orders.domain import CancelReason
 from services.orders.service import relay_outbox
-from services.orders.wiring import ports_from, relay_ports_from, steps_from
+from services.orders.wiring import ports_from, steps_from
 from services.products.app import create_app as create_products_app
 from tests.integration.conftest import (
     ADMIN_CLAIMS,
@@ -474,6 +474,9 @@ def _relay(counted_orders: CountedOrders) -> int:
     """One tick of the relay as its entry wires it, on the container's counted connection."""
     stack = counted_orders.stack
     clients = counted_clients(stack.settings, stack.session, counted_orders.counts)
+    # Imported here: bench/round_trips.py runs this file in older trees too, which lack it.
+    from services.orders.wiring import relay_ports_from
+
     ports = relay_ports_from(stack.settings, clients, counted_orders.database)
     return relay_outbox(ports.new_unit_of_work, ports.publisher)
 
