@@ -5,14 +5,14 @@ sources give the same bytes (sorted entries, fixed timestamps and permissions), 
 hash, and with it `pulumi preview`, changes only when the code does.
 
 Bytecode: /var/task and /opt are read-only on Lambda, so modules shipped as sources alone are
-compiled again at every cold start, about three quarters of its CPU. When an interpreter of the
-runtime's Python version is at hand (`find_compiler`), every module is shipped with its `.pyc`,
-compiled with `unchecked-hash` invalidation (never compared with the source's timestamp, which
-the zip does not keep) for its path on Lambda. Each file
-is compiled by a fresh interpreter of its own: marshal's output depends on what the compiling
-process did before, so a shared process would make a file's bytecode depend on the others'.
-The bytes then depend on the compiler's exact version, which is part of every cache key: build
-previews and deploys with one pinned Python (the workflows pin it).
+compiled again at every cold start, more than half of its CPU (docs/performance.md, 1b). When an
+interpreter of the runtime's Python version is at hand (`find_compiler`), every module is
+shipped with its `.pyc`, compiled with `unchecked-hash` invalidation (never compared with the
+source's timestamp, which the zip does not keep) for its path on Lambda. Each file is compiled
+by a fresh interpreter of its own: marshal's output depends on what the compiling process did
+before, so a shared process would make a file's bytecode depend on the others'. The bytes then
+depend on the compiler's exact version, which is part of every cache key: build previews and
+deploys with one pinned Python (the workflows pin it).
 """
 
 import base64
