@@ -31,6 +31,7 @@ from bench.figures import (
     arguments,
     command,
     finish,
+    machine,
     median,
     ms,
     times,
@@ -149,6 +150,7 @@ def section(rounds: int) -> Section:
             "Lambda has no layer for), so nothing could run the archives as Lambda does."
         )
         return result
+    result.machine = {**machine(), "python": compiler.version}  # the functions' Python
     boto3 = runtime_boto3(compiler, RESULTS)
     chosen = [target for target in targets() if target.name in MEASURED]
     places = {
