@@ -65,7 +65,16 @@ def http_handler(
 ) -> LambdaHandler:
     """A Lambda handler that builds the app lazily, on the first event, and reuses it after."""
     app = once(create_app)
-    before_snapshot(app)
+
+    def snapshot() -> Flask:
+        # The views' records, imported with the app (the other entries need not load them).
+        from services.common import openapi
+
+        made = app()
+        openapi.build_request_models()  # what each route's first request would build
+        return made
+
+    before_snapshot(snapshot)
     # Problem documents are text; without this serverless-wsgi would base64-encode them.
     if PROBLEM_JSON not in serverless_wsgi.TEXT_MIME_TYPES:
         serverless_wsgi.TEXT_MIME_TYPES.append(PROBLEM_JSON)

@@ -100,6 +100,16 @@ EXTRAS: dict[str, Extras] = {}
 PENDING: dict[Callable[..., Any], dict[str, Any]] = {}
 
 
+def build_request_models() -> None:
+    """Build now the validators of every request model the imported views read, which are built
+    on first use otherwise (services/common/validation.py): for a SnapStart snapshot, which
+    should hold what any route's first request needs."""
+    for arguments in PENDING.values():
+        for model in (arguments["query"], arguments["json"], arguments["headers"]):
+            if model is not None:
+                model.model_rebuild(force=True)
+
+
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

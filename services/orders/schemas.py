@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     WithJsonSchema,
@@ -15,7 +14,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.common.openapi import ANSWER, Timestamp, UuidText, not_null
-from services.common.validation import OPAQUE_PATTERN, whole_number
+from services.common.validation import BODY, OPAQUE_PATTERN, PARAMETERS, whole_number
 from services.orders.domain import (
     DEFAULT_PAYMENT_TOKEN,
     CancelReason,
@@ -42,14 +41,14 @@ Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class LineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
 
     product_id: ProductId = Field(alias="productId")
     quantity: Quantity
 
 
 class PlaceOrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
 
     items: list[LineIn] = Field(min_length=1, max_length=50)
     payment_token: PaymentToken = Field(default=DEFAULT_PAYMENT_TOKEN, alias="paymentToken")
@@ -68,7 +67,7 @@ class PlaceOrderIn(BaseModel):
 
 
 class HeadersIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = PARAMETERS
 
     idempotency_key: IdempotencyKey | None = Field(
         default=None, alias="Idempotency-Key", json_schema_extra=not_null
@@ -76,7 +75,7 @@ class HeadersIn(BaseModel):
 
 
 class OrderListQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = PARAMETERS
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: Cursor | None = Field(default=None, json_schema_extra=not_null)

@@ -20,6 +20,8 @@ from pydantic_core import PydanticCustomError
 
 from services.common.openapi import ANSWER, Timestamp, UuidText, not_null
 from services.common.validation import (
+    BODY,
+    PARAMETERS,
     UNICODE_PATTERN,
     text,
     text_of,
@@ -62,7 +64,7 @@ Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 class ProductIn(BaseModel):
     """The body of POST and PUT: every mutable field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
 
     name: Name
     price: Money
@@ -77,7 +79,7 @@ class ProductIn(BaseModel):
 class ProductPatch(BaseModel):
     """The body of PATCH: a non-empty subset; only `description` may be null (to remove it)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(**BODY, json_schema_extra={"minProperties": 1})
 
     name: Name | None = Field(default=None, json_schema_extra=not_null)
     price: Money | None = Field(default=None, json_schema_extra=not_null)
@@ -104,7 +106,7 @@ class ProductPatch(BaseModel):
 
 
 class ProductListQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = PARAMETERS
 
     category: Category | None = Field(default=None, json_schema_extra=not_null)
     limit: int = Field(default=20, ge=1, le=100)
@@ -140,7 +142,7 @@ class ProductPage(BaseModel):
 class IfMatchIn(BaseModel):
     """The conditional write header of PUT, PATCH and DELETE (read by the route itself)."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)  # documentation only, as ANSWER
+    model_config = PARAMETERS  # documentation only, as ANSWER
 
     if_match: Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | None = Field(
         default=None, alias="If-Match", json_schema_extra=not_null

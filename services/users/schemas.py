@@ -7,14 +7,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
 )
 from pydantic_core import PydanticCustomError
 
 from services.common.openapi import ANSWER, UuidText
-from services.common.validation import OPAQUE_PATTERN, text, text_of
+from services.common.validation import BODY, OPAQUE_PATTERN, text, text_of
 
 MAX_EMAIL = 254
 # Pragmatic: one @, no spaces, a dot in the domain. Cognito checks the rest.
@@ -64,7 +63,7 @@ RefreshToken = Annotated[
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
 
 
 class _Answer(BaseModel):

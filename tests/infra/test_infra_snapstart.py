@@ -24,7 +24,7 @@ from infra.functions import (
     qualified_invoke_arn,
 )
 from local.runtime import fresh_handler
-from services.common import settings
+from services.common import openapi, settings
 from services.orders.fulfilment import Steps
 from services.routes import Access, Route
 from tests.infra.conftest import MONITOR
@@ -247,6 +247,29 @@ def test_each_entry_builds_once_before_the_snapshot_without_connecting(
 
     assert isinstance(made, built)
     assert build() is made  # what the first event uses: built once, before the snapshot
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        "services.products.handler.handler",
+        "services.users.handler.handler",
+        "services.orders.handler.handler",
+    ],
+)
+def test_an_api_snapshot_holds_every_routes_request_validators(
+    hooks: FakeRuntimeHooks, monkeypatch: pytest.MonkeyPatch, handler: str
+) -> None:
+    """Built on first use without SnapStart; before a snapshot, all of them."""
+    built: list[bool] = []
+    monkeypatch.setattr(openapi, "build_request_models", lambda: built.append(True))
+    fresh_handler(handler)
+
+    (build,) = hooks.before
+    with mock_aws():
+        build()
+
+    assert built == [True]
 
 
 def test_random_is_reseeded_after_each_restore(hooks: FakeRuntimeHooks) -> None:

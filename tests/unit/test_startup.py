@@ -1,5 +1,6 @@
 """An API entry imports without the cyclic collector, once per process, and turns it back on."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -95,3 +96,36 @@ def test_collection_comes_back_when_an_import_fails_and_stays_off_if_it_was_off(
     )
 
     assert (out, off) == ("True", "False")
+
+
+REQUEST_MODELS = """
+    import json
+    from services.common import openapi
+    import {module}
+
+    def built():
+        return sorted(
+            (model.__name__, model.__pydantic_complete__)
+            for arguments in openapi.PENDING.values()
+            for model in (arguments["query"], arguments["json"], arguments["headers"])
+            if model is not None
+        )
+
+    before = built()
+    openapi.build_request_models()
+    print(json.dumps([before, built()]))
+"""
+
+
+@pytest.mark.parametrize(
+    "entry", ["services.products.handler", "services.users.handler", "services.orders.handler"]
+)
+def test_request_models_are_built_on_demand_and_all_at_once_for_a_snapshot(entry: str) -> None:
+    """A cold start serves one route: importing an API entry builds no request validator, and
+    `build_request_models` (SnapStart's before-snapshot hook) builds every one."""
+    before, after = json.loads(run(REQUEST_MODELS.format(module=entry)))
+
+    assert before, "the entry's views record their request models"
+    assert not any(complete for _, complete in before)
+    assert [name for name, _ in after] == [name for name, _ in before]
+    assert all(complete for _, complete in after)
