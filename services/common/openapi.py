@@ -104,10 +104,14 @@ def build_request_models() -> None:
     """Build now the validators of every request model the imported views read, which are built
     on first use otherwise (services/common/validation.py): for a SnapStart snapshot, which
     should hold what any route's first request needs."""
-    for arguments in PENDING.values():
-        for model in (arguments["query"], arguments["json"], arguments["headers"]):
-            if model is not None:
-                model.model_rebuild(force=True)
+    models = {
+        model
+        for arguments in PENDING.values()
+        for model in (arguments["query"], arguments["json"], arguments["headers"])
+        if model is not None
+    }  # one model may serve several views (POST and PUT take the same body)
+    for model in models:
+        model.model_rebuild(force=True)
 
 
 def _camel(name: str) -> str:
