@@ -99,12 +99,23 @@ class Steps:
         self.release(order_id)
 
     def _move(self, order_id: str, target: OrderStatus, reason: CancelReason | None) -> Order:
-        with self.new_unit_of_work() as uow:
-            uow.next_is_last()  # one statement that commits as it runs
-            order = uow.orders.transition(order_id, target, reason, timestamp(self.clock()))
-            uow.commit()
-        return order
+        return move(self.new_unit_of_work, order_id, target, reason, self.clock)
 
     def _find(self, order_id: str) -> Order:
         with self.new_unit_of_work() as uow:
             return uow.orders.find(order_id)
+
+
+def move(
+    new_unit_of_work: Callable[[], UnitOfWork],
+    order_id: str,
+    target: OrderStatus,
+    reason: CancelReason | None,
+    clock: Clock,
+) -> Order:
+    """A status change alone in its unit of work: one statement that commits as it runs."""
+    with new_unit_of_work() as uow:
+        uow.next_is_last()
+        order = uow.orders.transition(order_id, target, reason, timestamp(clock()))
+        uow.commit()
+    return order

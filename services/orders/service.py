@@ -20,7 +20,7 @@ from services.orders.domain import (
     order_id_of,
     order_message,
 )
-from services.orders.fulfilment import Steps
+from services.orders.fulfilment import Steps, move
 from services.orders.ports import Catalogue, OrderPage, Publisher, UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -120,11 +120,7 @@ def advance_order(
     clock: Clock = utc_now,
 ) -> Order:
     """An administrator's move along the table (ship, deliver); 409 from anywhere else."""
-    with new_unit_of_work() as uow:
-        uow.next_is_last()
-        order = uow.orders.transition(order_id, target, None, timestamp(clock()))
-        uow.commit()
-    return order
+    return move(new_unit_of_work, order_id, target, None, clock)
 
 
 def relay_outbox(
