@@ -10,16 +10,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from services.common.clock import Clock, timestamp, utc_now
-from services.common.dynamodb import from_item, to_item, translated
+from services.common.dynamodb import cancellation_reasons, from_item, to_item, translated
 from services.orders.inventory import Inventory, Lines, OutOfStock, Reservation
 from services.products import table
 
 RESERVED, RELEASED = "RESERVED", "RELEASED"
 STORE = "The stock store"
-
-
-def _reasons(exc: ClientError) -> list[str]:
-    return [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
 
 
 def _cancelled(exc: ClientError) -> bool:
@@ -58,7 +54,7 @@ class DynamoDBInventory(Inventory):
         except ClientError as exc:
             if not _cancelled(exc):
                 raise
-            reasons = _reasons(exc)
+            reasons = cancellation_reasons(exc)
             if reasons and reasons[-1] == "ConditionalCheckFailed":
                 existing = self.get(order_id)  # reserved before: a repeat takes nothing more
                 if existing is not None:
@@ -86,7 +82,7 @@ class DynamoDBInventory(Inventory):
             except ClientError as exc:
                 if not _cancelled(exc):
                     raise
-                reasons = _reasons(exc)
+                reasons = cancellation_reasons(exc)
                 if reasons and reasons[-1] == "ConditionalCheckFailed":
                     return False  # released meanwhile by someone else: at most once
                 # A product deleted since it was reserved has no stock to give back.

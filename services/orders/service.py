@@ -148,7 +148,8 @@ def cancel_order(
     The status change and the message that guarantees the undo are one write, so they exist
     together or not at all. The undo is then done at once, so the answer already reflects it; if
     the stock or payment store is down, the message's workflow run does it later (both are at
-    most once, so doing it twice is safe).
+    most once, so doing it twice is safe). Whatever else goes wrong in the undo, the cancel stands
+    and is answered as done: its message is sent all the same.
     """
     order_id = order_id_of(order_id)  # as the message names it
     with steps.new_unit_of_work() as uow:
@@ -164,5 +165,7 @@ def cancel_order(
         steps.undo(order.id)
     except DependencyUnavailable as exc:
         logger.warning("undo of cancelled order %s left to its workflow: %s", order.id, exc.detail)
+    except Exception:  # the cancel is committed: the client is told so, the workflow undoes it
+        logger.exception("undo of cancelled order %s failed; left to its workflow", order.id)
     _send_after_commit(steps.new_unit_of_work, publisher, messages)
     return order

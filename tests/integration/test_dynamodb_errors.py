@@ -43,6 +43,8 @@ THROTTLING = [
     ("ProvisionedThroughputExceededException", 400),
     ("ThrottlingException", 400),
     ("RequestLimitExceeded", 400),
+    # A write to a product that a stock reservation's transaction holds at that moment.
+    ("TransactionConflictException", 400),
 ]
 UNAVAILABLE = [("InternalServerError", 500), ("ServiceUnavailable", 503)]
 

@@ -5,7 +5,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from services.common.errors import Throttled
 from services.orders.inventory import OutOfStock, Reservation
 from services.orders.inventory_dynamodb import DynamoDBInventory
 from services.products import service
@@ -133,3 +135,58 @@ def test_concurrent_orders_never_oversell(products, aws_session):
 
     assert sorted(outcomes) == ["out"] * 5 + ["reserved"] * 3
     assert stock_of(products, lamp) == [0]
+
+
+class Contended:
+    """moto's client, but each transaction is cancelled the way a busy DynamoDB cancels it."""
+
+    def __init__(self, client: Any, *reasons: str) -> None:
+        self._client = client
+        self._reasons = reasons
+
+    def transact_write_items(self, **request: Any) -> Any:
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": [{"Code": code} for code in self._reasons],
+            },
+            "TransactWriteItems",
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+CONTENTION = [
+    ("TransactionConflict", "None"),  # another transaction held a product
+    ("None", "TransactionConflict"),  # ... or the reservation record
+    ("ThrottlingError", "None"),
+    ("ProvisionedThroughputExceeded", "TransactionConflict"),
+]
+
+
+@pytest.mark.parametrize("reasons", CONTENTION)
+def test_a_reservation_cancelled_by_contention_is_busy_for_now_not_out_of_stock(
+    dynamodb, products, reasons
+):
+    product_id = stocked(products, 5)
+
+    with pytest.raises(Throttled):  # a DependencyUnavailable: the step retries it
+        DynamoDBInventory(Contended(dynamodb, *reasons), TABLE).reserve("o", [(product_id, 2)])
+
+    assert stock_of(products, product_id) == [5]
+
+
+@pytest.mark.parametrize("reasons", CONTENTION)
+def test_a_release_cancelled_by_contention_is_busy_for_now_and_a_retry_gives_back_once(
+    dynamodb, products, inventory, reasons
+):
+    product_id = stocked(products, 5)
+    inventory.reserve("o", [(product_id, 2)])
+
+    with pytest.raises(Throttled):
+        DynamoDBInventory(Contended(dynamodb, *reasons), TABLE).release("o")
+
+    assert stock_of(products, product_id) == [3]
+    assert inventory.release("o") is True
+    assert stock_of(products, product_id) == [5]

@@ -203,6 +203,23 @@ def test_with_the_payment_provider_down_the_cancel_stands_and_the_workflow_is_to
     assert payments.refunds == []  # left to the OrderCancelled run
 
 
+def test_an_undo_failing_unexpectedly_still_answers_the_committed_cancel_and_tells_the_workflow(
+    database, inventory, payments, publisher, steps, monkeypatch
+):
+    held(database, steps, OrderStatus.CONFIRMED)
+
+    def broken(order_id: str) -> bool:
+        raise RuntimeError("a bug in the stock adapter")
+
+    monkeypatch.setattr(inventory, "release", broken)
+
+    cancelled = cancel(steps, publisher)
+
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert database.orders[ORDER_ID] == cancelled
+    assert [message.body for message in publisher.sent] == [CANCELLED_MESSAGE]
+
+
 def test_with_the_queue_down_too_the_message_waits_in_the_outbox(database, inventory, steps):
     held(database, steps, OrderStatus.PENDING)
     inventory.failing = True
