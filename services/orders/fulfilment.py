@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from services.common.clock import Clock, timestamp, utc_now
 from services.orders.domain import CancelReason, InvalidTransition, Order, OrderStatus
 from services.orders.inventory import Inventory
-from services.orders.payments import PaymentProvider
+from services.orders.payments import ChargeStatus, PaymentProvider
 from services.orders.ports import UnitOfWork
 
 
@@ -38,6 +38,19 @@ class OrderFulfilled(OrderNotPending):
     """The order is already CONFIRMED or beyond: a run that finds it so does nothing at all."""
 
 
+class OrderUndone(Exception):
+    """A PENDING order whose stock an earlier run gave back, or whose charge it refunded, before
+    it could cancel the order (say the database stayed down through every retry). Fulfilling it
+    now would confirm an order holding no stock or no money, so the run fails it instead: its
+    undo finds nothing left to do, and the order is cancelled as FAILED."""
+
+    def __init__(self, order_id: str, what: str) -> None:
+        super().__init__(
+            f"Order {order_id}: {what} by an earlier run; it is failed, not fulfilled."
+        )
+        self.order_id = order_id
+
+
 @dataclass(frozen=True)
 class Steps:
     """What the steps work on: the orders database, the stock and the payment provider."""
@@ -57,14 +70,20 @@ class Steps:
         return order
 
     def reserve(self, order_id: str) -> None:
-        """Take the stock of every line, or raise OutOfStock having taken none."""
+        """Take the stock of every line, or raise OutOfStock having taken none; OrderUndone if
+        an earlier run took it and gave it back."""
         order = self._pending(order_id)
-        self.inventory.reserve(order.id, [(line.product_id, line.quantity) for line in order.lines])
+        lines = [(line.product_id, line.quantity) for line in order.lines]
+        if self.inventory.reserve(order.id, lines).released:
+            raise OrderUndone(order.id, "its stock was given back")
 
     def pay(self, order_id: str) -> None:
-        """Charge the order's total once; PaymentDeclined or PaymentTemporarilyFailed otherwise."""
+        """Charge the order's total once; PaymentDeclined or PaymentTemporarilyFailed otherwise,
+        and OrderUndone if an earlier run charged it and refunded it."""
         order = self._pending(order_id)
-        self.payments.charge(order.id, order.total, order.currency, order.payment_token)
+        charge = self.payments.charge(order.id, order.total, order.currency, order.payment_token)
+        if charge.status is ChargeStatus.REFUNDED:
+            raise OrderUndone(order.id, "its charge was refunded")
 
     def confirm(self, order_id: str) -> Order:
         """PENDING to CONFIRMED; a cancelled order raises OrderSettled. An order already

@@ -18,7 +18,13 @@ from services.orders.domain import (
     OrderNotFound,
     OrderStatus,
 )
-from services.orders.fulfilment import OrderFulfilled, OrderNotPending, OrderSettled, Steps
+from services.orders.fulfilment import (
+    OrderFulfilled,
+    OrderNotPending,
+    OrderSettled,
+    OrderUndone,
+    Steps,
+)
 from services.orders.inventory import OutOfStock, Reservation
 from services.orders.payments import ChargeStatus, PaymentDeclined, PaymentTemporarilyFailed
 from tests.unit.fakes import FakeInventory, FakeOrdersDatabase, FakePaymentProvider
@@ -321,6 +327,33 @@ def test_undo_of_an_order_holding_nothing_moves_nothing(database, inventory, pay
 
 
 # --- the fake inventory ---------------------------------------------------------------------
+
+
+def test_a_pending_order_whose_stock_was_given_back_is_not_reserved_again(
+    database, inventory, steps
+):
+    stored(database)
+    steps.reserve(ORDER_ID)
+    steps.release(ORDER_ID)  # an earlier run's undo, whose cancel never committed
+
+    with pytest.raises(OrderUndone):
+        steps.reserve(ORDER_ID)
+
+    assert inventory.stock == {SHOE: 5, SOCK: 10}
+    assert database.orders[ORDER_ID].status is OrderStatus.PENDING
+
+
+def test_a_pending_order_whose_charge_was_refunded_is_not_charged_again(database, payments, steps):
+    stored(database)
+    steps.pay(ORDER_ID)
+    steps.refund(ORDER_ID)
+
+    with pytest.raises(OrderUndone):
+        steps.pay(ORDER_ID)
+
+    charge = payments.get(ORDER_ID)
+    assert charge is not None
+    assert (charge.status, len(payments.refunds)) == (ChargeStatus.REFUNDED, 1)
 
 
 def test_a_product_the_fake_does_not_stock_is_out_of_stock():

@@ -422,6 +422,28 @@ def test_a_step_failing_for_good_undoes_everything_and_fails_the_order():
     assert (world.inventory.stock, world.money) == ({LAMP: 10}, ChargeStatus.REFUNDED)
 
 
+def test_a_new_run_of_an_order_an_earlier_run_undid_but_could_not_cancel_fails_it():
+    """The first run's CancelFailed outlives its retries (the database stays down), leaving the
+    order PENDING with its stock back and its charge refunded; the message comes again (say, the
+    local stack resumes PENDING orders at start). That run must fail the order, not confirm it."""
+    world = World()
+
+    def database_down() -> None:
+        world.database_down = True
+
+    with pytest.raises(ExecutionFailed):
+        world.run(PLACED, before={"Confirm": database_down})
+    assert world.outcome == (OrderStatus.PENDING, None)
+    assert (world.inventory.stock, world.money) == ({LAMP: 10}, ChargeStatus.REFUNDED)
+    world.database_down = False
+
+    path = world.run(PLACED)
+
+    assert path == ["Route", "Reserve", "UndoFailed", "UndoFailedRelease", "CancelFailed", "Failed"]
+    assert world.outcome == (OrderStatus.CANCELLED, "FAILED")
+    assert (world.inventory.stock, world.money) == ({LAMP: 10}, ChargeStatus.REFUNDED)
+
+
 @pytest.mark.parametrize(
     ("cancelled_before", "steps_run"),
     [
