@@ -35,15 +35,41 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
 )
+# The step's function ran past its own timeout (shorter than the task's) or out of memory: the
+# invocation died without an answer. Lambda reports it as Lambda.Unknown, or as Sandbox.Timedout.
+LAMBDA_DIED = ("Lambda.Unknown", "Sandbox.Timedout")
+# More runs at once than the step's reserved concurrency (which protects the database) allows.
+LAMBDA_THROTTLED = "Lambda.TooManyRequestsException"
 TASK_TIMEOUT_SECONDS = 30  # each step function's own timeout is shorter (see infra)
 TIMEOUT = "States.Timeout"
-# A step that is throttled, timed out or whose store is briefly down is retried with backoff
-# (every step is idempotent, so a retry never doubles an effect); after about two minutes the
-# order is failed and compensated rather than left waiting.
-RETRY_TRANSIENT = {"IntervalSeconds": 1, "BackoffRate": 2.0, "MaxAttempts": 5}
-RETRY_LAMBDA = {"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 6}
+# Every step is idempotent, so a retry never doubles an effect. Retries wait with full jitter, so
+# runs that collided (on one product's stock, or on a throttled step) do not collide again in
+# step. A store or Lambda briefly down is retried for about a minute and a half at most; a burst
+# of orders above the steps' concurrency waits longer (about six minutes) before an order is
+# failed and compensated rather than left waiting.
+RETRY_TRANSIENT = {
+    "IntervalSeconds": 1,
+    "BackoffRate": 2.0,
+    "MaxAttempts": 7,
+    "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}
+RETRY_LAMBDA = {
+    "IntervalSeconds": 2,
+    "BackoffRate": 2.0,
+    "MaxAttempts": 6,
+    "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}
+RETRY_THROTTLED = {
+    "IntervalSeconds": 2,
+    "BackoffRate": 2.0,
+    "MaxAttempts": 10,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
 # Compensation must happen: it is retried on any error, and longer, before the run fails.
 RETRY_UNDO = {"IntervalSeconds": 2, "BackoffRate": 2.0, "MaxAttempts": 8}
 FAILED_ERROR = "OrderFailed"
@@ -94,7 +120,8 @@ def _task(
         if undo
         else [
             {"ErrorEquals": [TRANSIENT], **RETRY_TRANSIENT},
-            {"ErrorEquals": [*LAMBDA_SERVICE_ERRORS, TIMEOUT], **RETRY_LAMBDA},
+            {"ErrorEquals": [LAMBDA_THROTTLED], **RETRY_THROTTLED},
+            {"ErrorEquals": [*LAMBDA_SERVICE_ERRORS, *LAMBDA_DIED, TIMEOUT], **RETRY_LAMBDA},
         ]
     )
     state: dict[str, Any] = {

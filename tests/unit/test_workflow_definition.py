@@ -45,7 +45,11 @@ LAMBDA_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.TooManyRequestsException",
+    # A function that timed out or ran out of memory, as Step Functions names it.
+    "Lambda.Unknown",
+    "Sandbox.Timedout",
 }
 STATES_ERRORS = {
     "States.ALL",
@@ -551,3 +555,67 @@ def test_a_confirm_retried_after_the_order_shipped_keeps_the_money_and_the_stock
     assert world.outcome == (OrderStatus.SHIPPED, None)
     assert (world.inventory.stock, world.money) == ({LAMP: 6}, ChargeStatus.CHARGED)
     assert path == HAPPY
+
+
+def failing_first(handler: StepHandler, error: str, times: int) -> StepHandler:
+    """The step's invocation fails with `error` (as Lambda reports it) `times` times, then runs."""
+    left = [times]
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if left[0]:
+            left[0] -= 1
+            raise TaskError(error)
+        return handler(event, context)
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Lambda.Unknown",  # the function ran past its timeout or out of memory
+        "Sandbox.Timedout",
+        "States.Timeout",  # the task's own timeout
+        "Lambda.TooManyRequestsException",  # more runs than the step's reserved concurrency
+        "Lambda.ClientExecutionTimeoutException",
+    ],
+)
+@pytest.mark.parametrize("step", ["reserve", "pay", "confirm"])
+def test_a_step_whose_invocation_died_or_was_throttled_is_retried_and_does_its_part_once(
+    step, error
+):
+    world = World()
+    world.lambdas[getattr(ARNS, step)] = failing_first(world.lambdas[getattr(ARNS, step)], error, 3)
+
+    path = world.run(PLACED)
+
+    assert path == HAPPY
+    assert world.outcome == (OrderStatus.CONFIRMED, None)
+    assert (world.inventory.stock, world.money) == ({LAMP: 6}, ChargeStatus.CHARGED)
+
+
+def test_a_burst_above_the_steps_concurrency_waits_longer_than_an_outage_before_failing():
+    def patience(error: str) -> int:
+        retriers = STATES["Reserve"]["Retry"]
+        return next(r["MaxAttempts"] for r in retriers if error in r["ErrorEquals"])
+
+    assert patience("Lambda.TooManyRequestsException") > patience("TransientFailure")
+    world = World()
+    throttled = "Lambda.TooManyRequestsException"
+    world.lambdas[ARNS.reserve] = failing_first(
+        world.lambdas[ARNS.reserve], throttled, patience(throttled)
+    )
+
+    assert world.run(PLACED) == HAPPY
+
+
+def test_every_retry_waits_with_jitter_so_colliding_runs_do_not_collide_again():
+    unjittered = [
+        (name, retrier["ErrorEquals"])
+        for name, state in STATES.items()
+        if state["Type"] == "Task"
+        for retrier in state["Retry"]
+        if retrier["ErrorEquals"] != ["States.ALL"] and retrier.get("JitterStrategy") != "FULL"
+    ]
+
+    assert unjittered == []
