@@ -87,7 +87,8 @@ class StateMachine(pulumi.ComponentResource):
             opts=child,
         )
         statements = [
-            # The definition's tasks name the unqualified function ARNs, so no version or alias.
+            # Exactly the ARNs the definition's tasks name: each step's function, or its alias
+            # when SnapStart is on (a task that names an alias may invoke only that alias).
             Statement(("lambda:InvokeFunction",), tuple(step_arns)),
             Statement(LOG_DELIVERY_ACTIONS, ("*",)),
             Statement(STATE_MACHINE_TRACING_ACTIONS, ("*",)),
