@@ -131,6 +131,20 @@ def _encode_body(raw: bytes, mimetype: str | None) -> tuple[str, bool]:
     return base64.b64encode(raw).decode(), True
 
 
+def _read_body(request: Request, limit: int = MAX_PAYLOAD_BYTES) -> bytes | None:
+    """The body, or None if it is longer than `limit`. At most limit + 1 bytes are read, so a
+    chunked body, which states no Content-Length, is held to the limit as well."""
+    if (request.content_length or 0) > limit:
+        return None
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = request.stream.read(limit + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body) if len(body) <= limit else None
+
+
 class Gateway:
     """A WSGI application that behaves like the deployed HTTP API."""
 
@@ -176,8 +190,9 @@ class Gateway:
         if found is None:
             return self._with_cors(request, _message(404, "Not Found"))
         route, path_parameters = found
-        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
-            return _message(413, "Request Entity Too Large")
+        body = _read_body(request)
+        if body is None:
+            return self._with_cors(request, _message(413, "Request Entity Too Large"))
         claims = None
         if route.protected:
             try:
@@ -187,7 +202,7 @@ class Gateway:
             except Denied as denied:
                 headers = {"www-authenticate": denied.www_authenticate}
                 return self._with_cors(request, _message(denied.status, denied.message, headers))
-        event = self.event(request, route, path_parameters, claims)
+        event = self.event(request, route, path_parameters, claims, body)
         return self._with_cors(request, self._invoke(route.function, event))
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Response:
@@ -222,6 +237,7 @@ class Gateway:
         route: Route,
         path_parameters: Mapping[str, str],
         claims: Mapping[str, Any] | None,
+        body: bytes = b"",
     ) -> dict[str, Any]:
         """A payload format 2.0 event, shaped as API Gateway sends it."""
         now = datetime.now(UTC)
@@ -234,7 +250,6 @@ class Gateway:
         raw_query = request.environ.get("QUERY_STRING", "")
         for name, value in parse_qsl(raw_query, keep_blank_values=True):
             query[name] = f"{query[name]},{value}" if name in query else value
-        raw_body = request.get_data(cache=True)
         context: dict[str, Any] = {
             "accountId": "000000000000",
             "apiId": self.api_id,
@@ -273,8 +288,8 @@ class Gateway:
             event["queryStringParameters"] = query
         if path_parameters:
             event["pathParameters"] = dict(path_parameters)
-        if raw_body:
-            event["body"], event["isBase64Encoded"] = _encode_body(raw_body, request.mimetype)
+        if body:
+            event["body"], event["isBase64Encoded"] = _encode_body(body, request.mimetype)
         return event
 
     @staticmethod
