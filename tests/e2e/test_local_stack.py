@@ -3,6 +3,7 @@
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 
@@ -34,11 +35,32 @@ def bearer(token: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **headers}
 
 
+STACK_FILE_KEYS = (  # the keys the README lists for scripts and tests
+    "apiUrl",
+    "awsEndpoint",
+    "region",
+    "userPoolId",
+    "userPoolClientId",
+    "productsTable",
+    "outbox",
+    "databaseUrl",
+    "ordersQueueUrl",
+    "ordersDeadLetterQueueUrl",
+    "stateMachineArn",
+)
+
+
 def test_stack_file_names_everything_scripts_need(stack: RunningStack) -> None:
-    for key in ("apiUrl", "awsEndpoint", "region", "userPoolId", "userPoolClientId"):
-        assert stack.info[key]
-    assert stack.info["productsTable"]
+    for key in STACK_FILE_KEYS:
+        assert stack.info[key], key
     assert set(stack.info["admin"]) == {"email", "password"}
+    stepfunctions = boto3.client(
+        "stepfunctions", endpoint_url=stack.info["awsEndpoint"], region_name=stack.info["region"]
+    )
+    state_machine = stepfunctions.describe_state_machine(
+        stateMachineArn=stack.info["stateMachineArn"]
+    )
+    assert state_machine["status"] == "ACTIVE"
 
 
 def test_sample_catalogue_is_seeded(stack: RunningStack) -> None:
