@@ -437,8 +437,8 @@ def test_a_new_run_of_an_order_an_earlier_run_undid_but_could_not_cancel_fails_i
 
     with pytest.raises(ExecutionFailed):
         world.run(PLACED, before={"Confirm": database_down})
-    assert world.outcome == (OrderStatus.PENDING, None)
-    assert (world.inventory.stock, world.money) == ({LAMP: 10}, ChargeStatus.REFUNDED)
+    left = (world.outcome, world.inventory.stock, world.money)
+    assert left == ((OrderStatus.PENDING, None), {LAMP: 10}, ChargeStatus.REFUNDED)
     world.database_down = False
 
     path = world.run(PLACED)
@@ -597,7 +597,7 @@ def test_a_step_whose_invocation_died_or_was_throttled_is_retried_and_does_its_p
 def test_a_burst_above_the_steps_concurrency_waits_longer_than_an_outage_before_failing():
     def patience(error: str) -> int:
         retriers = STATES["Reserve"]["Retry"]
-        return next(r["MaxAttempts"] for r in retriers if error in r["ErrorEquals"])
+        return int(next(r["MaxAttempts"] for r in retriers if error in r["ErrorEquals"]))
 
     assert patience("Lambda.TooManyRequestsException") > patience("TransientFailure")
     world = World()
