@@ -10,49 +10,15 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.packaging import archive_hash
+from infra.policy import LOG_DELIVERY_ACTIONS as LOG_DELIVERY_ACTIONS
+from infra.policy import NETWORK_INTERFACE_ACTIONS as NETWORK_INTERFACE_ACTIONS
+from infra.policy import STATE_MACHINE_TRACING_ACTIONS as STATE_MACHINE_TRACING_ACTIONS
+from infra.policy import TRACING_ACTIONS as TRACING_ACTIONS
+from infra.policy import PolicyKind, listed, unlisted
 
-# Actions AWS authorizes only on resource "*" (they have no resource-level permissions).
-# This is the one place a "*" resource may appear: every other statement names its resources.
-TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")  # tracing_config Active
-# What Lambda does with a function's role to attach it to a VPC (its Hyperplane ENIs): the
-# actions of AWSLambdaVPCAccessExecutionRole, granted only to functions in a VPC. Lambda documents
-# them on "*" (DescribeNetworkInterfaces works on nothing else) and verifies them when the function
-# is created; an ec2:Vpc or ec2:Subnet condition is not documented to pass that check, so none is
-# added. What confines the ENIs is the function's own vpc_config: its subnets and security groups.
-NETWORK_INTERFACE_ACTIONS = (
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:CreateNetworkInterface",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:UnassignPrivateIpAddresses",
-)
-# What a state machine does with its role to trace (X-Ray samples its executions, so it also reads
-# the sampling rules), as Step Functions documents for tracing_configuration; X-Ray has no
-# resource-level permissions.
-STATE_MACHINE_TRACING_ACTIONS = (
-    *TRACING_ACTIONS,
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-)
-# What Step Functions does with a state machine's role to deliver its execution logs to CloudWatch
-# Logs (vended logs: the delivery, and the log group's resource policy that admits it). CloudWatch
-# Logs documents these actions as supporting no resource-level permissions, so "*" is the only
-# resource they accept; Step Functions verifies them when the state machine is created or updated.
-# The log group itself is named in the state machine's logging configuration.
-LOG_DELIVERY_ACTIONS = (
-    "logs:CreateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:DescribeLogGroups",
-    "logs:DescribeResourcePolicies",
-    "logs:GetLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:UpdateLogDelivery",
-)
-WILDCARD_RESOURCE_ACTIONS = frozenset(
-    STATE_MACHINE_TRACING_ACTIONS + NETWORK_INTERFACE_ACTIONS + LOG_DELIVERY_ACTIONS
-)
+# The one list of what may be granted on resource "*", and why, is infra.policy's; its action
+# groups are named here too for the modules and tests that build or expect those statements.
+WILDCARD_RESOURCE_ACTIONS = listed(PolicyKind.IDENTITY)
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # the group itself is created here
 _ACTION = re.compile(r"[a-z0-9-]+:[A-Za-z0-9]+")  # service:Action, no wildcard
 # Configuration, never credentials: secrets belong in Secrets Manager, read at run time.
@@ -88,11 +54,9 @@ class Statement:
         for action in self.actions:
             if not _ACTION.fullmatch(action):
                 raise ValueError(f"action {action!r} must be one service:Action, no wildcard")
-        if "*" in self.resources and not WILDCARD_RESOURCE_ACTIONS.issuperset(self.actions):
-            raise ValueError(
-                f"resource '*' is allowed only for {sorted(WILDCARD_RESOURCE_ACTIONS)}, "
-                f"not {list(self.actions)}"
-            )
+        wild = unlisted(PolicyKind.IDENTITY, self.actions, self.resources)
+        if wild:
+            raise ValueError(f"resource '*' is allowed only for infra.policy's list, not {wild}")
 
 
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:

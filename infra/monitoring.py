@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from infra.dashboard import DashboardTargets, WatchedFunction, dashboard_body
 from infra.functions import LambdaFunction, stack_prefix
+from infra.policy import ALARM_PUBLISH_KEY_ACTIONS, KEY_ADMINISTRATION_ACTIONS, PolicyKind, check
 from services.orders import workflow
 
 RUNBOOK = "docs/runbook.md"
@@ -71,37 +72,36 @@ def _runbook(kind: str) -> str:
 
 def alarm_topic_key_policy(account_id: str, region: str, alarm_prefix: str) -> str:
     """The topic key's policy: the account manages it through IAM (the default key policy), and
-    CloudWatch may use it to publish for this stack's alarms only."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountManagesTheKeyThroughIam",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "AlarmsOfThisStackPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                        "ArnLike": {
-                            "aws:SourceArn": (
-                                f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{alarm_prefix}-*"
-                            )
-                        },
+    CloudWatch may use it to publish for this stack's alarms only. Its wildcards are the ones
+    infra.policy lists for key policies."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountManagesTheKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": list(KEY_ADMINISTRATION_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "AlarmsOfThisStackPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": list(ALARM_PUBLISH_KEY_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {
+                        "aws:SourceArn": (
+                            f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{alarm_prefix}-*"
+                        )
                     },
                 },
-            ],
-        },
-        sort_keys=True,
-    )
+            },
+        ],
+    }
+    return json.dumps(check(PolicyKind.KEY, document), sort_keys=True)
 
 
 @dataclass

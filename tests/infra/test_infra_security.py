@@ -2,8 +2,9 @@
 resource of its kind the program declares, so a resource added later is reviewed too.
 
 - IAM: every permission any role holds is an inline policy of specific actions on specific
-  resources ("*" only for the actions infra.functions.WILDCARD_RESOURCE_ACTIONS justifies), and
-  no resource policy lets in anyone or any service unconditionally.
+  resources; no policy of any kind holds a wildcard action or resource "*" that infra.policy does
+  not list, with why, for that kind of policy, and that list holds nothing unused; no resource
+  policy lets in anyone or any service unconditionally.
 - Secrets: none in a function's environment or in a stack output; the database secret travels as
   its ARN.
 - Encryption at rest: the table, the queues and their dead-letter queues, the database, the alarm
@@ -19,8 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pulumi
+import pytest
 
-from infra.functions import WILDCARD_RESOURCE_ACTIONS
+from infra.policy import WILDCARDS, PolicyKind
+from infra.policy import check as check_wildcards
 from tests.infra.mocking import ACCOUNT, Created, Declared, MockStack, pulumi_test
 
 ROLE = "aws:iam/role:Role"
@@ -38,6 +41,10 @@ ATTACHMENTS = {
 FUNCTION = "aws:lambda/function:Function"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 KMS_KEY = "aws:kms/key:Key"
+KEY_POLICIES = {KMS_KEY, "aws:kms/keyPolicy:KeyPolicy"}
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+# What infra.policy lets each kind of policy grant with a wildcard.
+LISTED = {(entry.kind, action) for entry in WILDCARDS for action in entry.actions}
 
 # A name that says it holds a credential; a variable ending in _ARN says where one is kept.
 SECRET_NAME = re.compile(
@@ -98,10 +105,12 @@ def _check_identity_statement(where: str, statement: dict[str, Any]) -> None:
     for action in actions:
         assert "*" not in action, f"{where}: wildcard action {action!r}"
         assert re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action), f"{where}: {action!r}"
-    for resource in _as_list(statement["Resource"]):
+    resources = _as_list(statement["Resource"])
+    if "*" in resources:
+        unjustified = [a for a in actions if (PolicyKind.IDENTITY, a) not in LISTED]
+        assert not unjustified, f"{where}: {unjustified} on resource '*'"
+    for resource in resources:
         if resource == "*":
-            unjustified = sorted(set(actions) - WILDCARD_RESOURCE_ACTIONS)
-            assert not unjustified, f"{where}: {unjustified} on resource '*'"
             continue
         # arn:partition:service:region:account:resource; the resource named before any wildcard.
         parts = resource.split(":", 5)
@@ -137,6 +146,84 @@ def test_every_role_holds_only_specific_actions_on_specific_resources(
         assert holders == {role.name for role in roles}  # no role left out, none from elsewhere
 
     return program["fulfilment"].arn.apply(check)
+
+
+def _kind(created: Created, path: str) -> PolicyKind:
+    """The kind of policy a document in `created`'s inputs at `path` is."""
+    if created.typ in IDENTITY_POLICIES:
+        return PolicyKind.IDENTITY
+    if created.typ == ROLE:
+        return PolicyKind.IDENTITY if path.startswith(".inlinePolicies") else PolicyKind.TRUST
+    if created.typ in KEY_POLICIES:
+        return PolicyKind.KEY
+    return PolicyKind.RESOURCE  # a topic's, a queue's, a secret's, a log group's ...
+
+
+def _every_statement(declared: Declared) -> Iterator[tuple[str, PolicyKind, dict[str, Any]]]:
+    """Every statement of every policy the program declares, with where it is and its kind.
+
+    A Lambda permission is a statement Lambda adds to the function's policy: its action, on the
+    function, for its principal and source.
+    """
+    for created in declared.created:
+        for path, document in _documents(created.inputs):
+            for index, statement in enumerate(_statements(document)):
+                yield f"{created.name}{path} statement {index}", _kind(created, path), statement
+        if created.typ == LAMBDA_PERMISSION:
+            statement = {
+                "Effect": "Allow",
+                "Action": created.inputs["action"],
+                "Resource": created.inputs["function"],
+            }
+            yield created.name, PolicyKind.RESOURCE, statement
+
+
+def _wildcards(declared: Declared) -> Iterator[tuple[str, PolicyKind, str, bool]]:
+    """Each action an Allow statement grants with a wildcard: where, the policy's kind, the
+    action, and whether infra.policy lists it for that kind."""
+    for where, kind, statement in _every_statement(declared):
+        assert not {"NotAction", "NotResource"} & set(statement), f"{where}: a negated wildcard"
+        if statement["Effect"] != "Allow":
+            continue  # a Deny may be as broad as it likes
+        actions = _as_list(statement["Action"])
+        resources = _as_list(statement.get("Resource", []))  # a trust policy names none
+        for action in actions:
+            if "*" in action or "*" in resources:
+                yield where, kind, action, (kind, action) in LISTED
+
+
+@pulumi_test
+def test_every_wildcard_in_any_policy_is_one_infra_policy_lists_for_its_kind(
+    program: dict[str, Any], declared: Declared
+) -> Any:
+    """An action with a "*" anywhere in it, or any action on resource "*", in a role's policy, a
+    trust policy, a key policy, a topic's or queue's policy or a Lambda permission."""
+
+    def check(_: Any) -> None:
+        found = list(_wildcards(declared))
+        kinds = {kind for _, kind, _, _ in found}
+        assert {PolicyKind.IDENTITY, PolicyKind.KEY} <= kinds  # both kinds were reviewed
+        unjustified = [(where, kind.value, action) for where, kind, action, ok in found if not ok]
+        assert unjustified == []
+
+    return program["alarm_topic"].arn.apply(check)
+
+
+@pulumi_test
+def test_infra_policy_lists_no_wildcard_that_nothing_uses(
+    program: dict[str, Any], declared: Declared
+) -> Any:
+    """So the list cannot outlive the statements it justifies (the test stack puts functions in
+    the VPC, traces and logs the state machine: every entry is in use there)."""
+
+    def check(_: Any) -> None:
+        used = {(kind, action) for _, kind, action, ok in _wildcards(declared) if ok}
+        assert sorted((kind.value, action) for kind, action in LISTED - used) == []
+        for entry in WILDCARDS:
+            assert entry.actions, entry
+            assert entry.why.strip(), entry  # each says why nothing narrower works
+
+    return program["alarm_topic"].arn.apply(check)
 
 
 @pulumi_test
@@ -213,7 +300,7 @@ def test_only_the_intended_service_may_invoke_a_function_and_only_from_its_sourc
     program: dict[str, Any], declared: Declared, stack: MockStack
 ) -> Any:
     def check(_: Any) -> None:
-        permissions = declared.of_type("aws:lambda/permission:Permission")
+        permissions = declared.of_type(LAMBDA_PERMISSION)
         assert permissions
         for permission in permissions:
             inputs = permission.inputs
@@ -221,7 +308,12 @@ def test_only_the_intended_service_may_invoke_a_function_and_only_from_its_sourc
             assert inputs["principal"].endswith(".amazonaws.com"), permission.name
             source = inputs.get("sourceArn") or ""
             assert source.startswith("arn:aws:"), f"{permission.name}: invocable from anywhere"
-            assert f":{stack.account}:" in source, permission.name
+            # arn:aws:service:region:account:resource, the resource named before any wildcard.
+            parts = source.split(":", 5)
+            assert len(parts) == 6, f"{permission.name}: {source!r}"
+            assert parts[4] == stack.account, f"{permission.name}: {source!r}"
+            assert parts[5], f"{permission.name}: {source!r}"
+            assert not parts[5].startswith("*"), f"{permission.name}: {source!r}"
 
     return program["api"].url.apply(check)
 
@@ -413,3 +505,21 @@ def test_nothing_logs_headers_bodies_claims_sql_or_execution_data(
             assert logging.get("includeExecutionData") is not True, machine.name
 
     return program["api"].stage_name.apply(check)
+
+
+@pytest.mark.parametrize(
+    ("kind", "action", "resource"),
+    [
+        (PolicyKind.KEY, "kms:ReEncrypt*", "*"),  # a partial wildcard
+        (PolicyKind.KEY, "kms:Encrypt", "*"),
+        (PolicyKind.IDENTITY, "kms:*", "*"),  # listed, but for key policies only
+        (PolicyKind.RESOURCE, "sns:Publish", "*"),
+        (PolicyKind.RESOURCE, "sqs:*", "arn:aws:sqs:eu-west-1:123456789012:q"),  # on one queue
+    ],
+)
+def test_a_policy_is_refused_a_wildcard_not_listed_for_its_kind(
+    kind: PolicyKind, action: str, resource: str
+) -> None:
+    statement = {"Effect": "Allow", "Action": [action], "Resource": resource}
+    with pytest.raises(ValueError, match="does not list"):
+        check_wildcards(kind, {"Statement": [statement]})
