@@ -221,3 +221,27 @@ def test_every_field_a_validator_narrows_states_it_as_a_pattern() -> None:
                     patterns = [getattr(m, "pattern", None) for m in field.metadata]
                     assert any(patterns), f"{model.__name__}.{name} has no pattern"
     assert {"SignUpIn.password", "SignUpIn.name", "ProductIn.name"} <= set(checked)
+
+
+@pytest.mark.parametrize(("reader", "field"), [("read_json", "json"), ("read_query", "query")])
+def test_every_view_validates_with_the_models_it_documents(reader: str, field: str) -> None:
+    """The document's request models are the ones the views read: a view that documents one model
+    and validates with another (or documents none) would mislead clients and the fuzzer."""
+    import inspect
+
+    import services.orders.api
+    import services.products.api
+    import services.users.api  # noqa: F401  (their views record themselves on import)
+    from services.common.openapi import PENDING
+
+    call = re.compile(rf"\b{reader}\((\w+)\)")
+    mismatched = {}
+    for view, arguments in PENDING.items():
+        names = call.findall(inspect.getsource(view))
+        read = {view.__globals__[name] for name in names}
+        documented = {arguments[field]} - {None}
+        if read != documented:
+            mismatched[view.__name__] = (read, documented)
+
+    assert len(PENDING) == len(ROUTES)
+    assert mismatched == {}
