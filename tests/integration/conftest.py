@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,13 +51,16 @@ from services.common.aws import AwsClients
 from services.common.dynamodb import from_item, to_item
 from services.common.lambda_entry import LambdaHandler, http_handler
 from services.common.settings import USER_POOL_CLIENT_ID, Settings
+from services.orders import workflow
 from services.orders.app import create_app as create_orders_app
 from services.orders.database import Database
 from services.orders.fulfilment import Steps
+from services.orders.inventory_dynamodb import RESERVED
 from services.orders.payments import ChargeStatus
 from services.orders.queue import ORDERS_QUEUE
 from services.orders.wiring import OrdersPorts, database_from, ports_from, steps_from
 from services.orders.workflow import STEP_FUNCTIONS, StepArns, definition
+from services.products import table
 from services.products.app import create_app
 from services.products.domain import Product
 from services.products.dynamodb import DynamoDBProductRepository
@@ -643,6 +646,18 @@ def sock(orders: OrdersStack) -> str:
     return orders.add_product("Wool sock", "0.10")
 
 
+# The statuses in which an order keeps its stock and its one charge.
+SETTLED = ("CONFIRMED", "SHIPPED", "DELIVERED")
+
+
+def _quantities(reservation: Mapping[str, Any]) -> Counter[str]:
+    """The quantity of each product a reservation record holds."""
+    quantities: Counter[str] = Counter()
+    for line in reservation["lines"]:
+        quantities[line["productId"]] += int(line["quantity"])
+    return quantities
+
+
 @dataclass
 class Fulfilment:
     """The orders stack with fulfilment wired as on AWS: the worker polling the queue, the state
@@ -710,27 +725,102 @@ class Fulfilment:
         """The steps' stores, as the step functions see them, for checking what they hold."""
         return steps_from(self.orders.settings, self.orders.clients(), self.orders.database())
 
-    def check_invariants(self, products: dict[str, int]) -> None:
-        """Each order's stock and charge match its status; stock adds up and is never negative:
-        no order lost, none oversold, none charged without being confirmed."""
-        steps = self.steps()
+    def records(self, entity: str) -> list[dict[str, Any]]:
+        """Every record of one entity (payments, reservations) on the products table, whatever
+        its key, so that a stray second record is found as well as the expected one."""
+        request: dict[str, Any] = {
+            "TableName": self.orders.settings.products_table,
+            "ConsistentRead": True,
+            "FilterExpression": "#entity = :entity",
+            "ExpressionAttributeNames": {"#entity": table.ENTITY},
+            "ExpressionAttributeValues": to_item({":entity": entity}),
+        }
+        pages = self.orders.dynamodb.get_paginator("scan").paginate(**request)
+        return [from_item(item) for page in pages for item in page["Items"]]
+
+    def check_invariants(
+        self, products: Mapping[str, int], acknowledged: Mapping[str, str] | None = None
+    ) -> None:
+        """No order lost or made up, each in the status expected, its stock and its one charge
+        matching that status; stock never negative and adding up to where it started.
+
+        `products` maps every product the orders hold to its starting stock. `acknowledged` maps
+        every order the API accepted (202) to the status it must have now; no other order may
+        exist. Without it every order found is checked, and there must be one.
+        """
+        found = {
+            order_id: (status, total)
+            for order_id, status, total in self.orders.sql.rows(
+                "SELECT id::text, status, total FROM orders"
+            )
+        }
+        lines: dict[str, Counter[str]] = defaultdict(Counter)
+        for order_id, product_id, quantity in self.orders.sql.rows(
+            "SELECT order_id::text, product_id, quantity FROM order_items"
+        ):
+            lines[order_id][product_id] += quantity
+        if acknowledged is None:
+            assert found, "no order to check: the invariants would hold vacuously"
+            for order_id, (status, _) in found.items():
+                assert status in [*SETTLED, "CANCELLED"], f"order {order_id} not done: {status}"
+        else:
+            assert acknowledged, "no acknowledged order: the invariants would hold vacuously"
+            lost = set(acknowledged) - set(found)
+            assert not lost, f"acknowledged orders missing: {sorted(lost)}"
+            made_up = set(found) - set(acknowledged)
+            assert not made_up, f"orders nobody was told of: {sorted(made_up)}"
+            statuses = {order_id: found[order_id][0] for order_id in acknowledged}
+            assert statuses == dict(acknowledged), f"not in the status expected: {statuses}"
+        assert products, "no product to check: the invariants would hold vacuously"
+
+        charges: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for record in self.records(table.PAYMENT_ENTITY):
+            if record["status"] in {status.value for status in ChargeStatus}:  # not an attempt
+                charges[record["orderId"]].append(record)
+        reservations: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for record in self.records(table.RESERVATION_ENTITY):
+            reservations[record["orderId"]].append(record)
+        assert set(charges) <= set(found), f"a charge for an order that does not exist: {charges}"
+        assert set(reservations) <= set(found), "stock held for an order that does not exist"
+
         held: Counter[str] = Counter()
-        rows = self.orders.sql.rows("SELECT id::text, status FROM orders")
-        for order_id, status in rows:
-            reservation = steps.inventory.get(order_id)
-            charge = steps.payments.get(order_id)
-            kept = reservation is not None and not reservation.released
-            charged = charge is not None and charge.status is ChargeStatus.CHARGED
-            settled = status in ("CONFIRMED", "SHIPPED", "DELIVERED")
-            assert settled or status == "CANCELLED", (order_id, status)
-            assert (kept, charged) == (settled, settled), (order_id, status, reservation, charge)
-            if kept:
-                assert reservation is not None
-                held.update(dict(reservation.lines))
+        for order_id, (status, total) in found.items():
+            assert lines[order_id], f"order {order_id} without lines"
+            assert len(charges[order_id]) <= 1, f"order {order_id} charged more than once"
+            assert len(reservations[order_id]) <= 1, f"order {order_id} reserved more than once"
+            kept = [c for c in charges[order_id] if c["status"] == ChargeStatus.CHARGED.value]
+            holding = [r for r in reservations[order_id] if r["status"] == RESERVED]
+            if status in SETTLED:
+                amounts = [Decimal(charge["amount"]) for charge in kept]
+                assert amounts == [total], f"{status} order {order_id} charged {amounts}"
+                reserved = [_quantities(record) for record in holding]
+                assert reserved == [lines[order_id]], (
+                    f"{status} order {order_id} holds {reserved}, not its lines {lines[order_id]}"
+                )
+            else:  # cancelled (or pending, if so expected): nothing charged or held any more
+                assert (kept, holding) == ([], []), (
+                    f"{status} order {order_id} keeps a charge or stock: {kept} {holding}"
+                )
+            for record in holding:
+                held.update(_quantities(record))
+        unchecked = set(held) - set(products)
+        assert not unchecked, f"products held but not checked: {sorted(unchecked)}"
         for product_id, initial in products.items():
             stock = self.stock(product_id)
-            assert stock >= 0
-            assert stock + held[product_id] == initial, (product_id, stock, held[product_id])
+            assert stock >= 0, f"negative stock {stock} of {product_id}"
+            assert stock + held[product_id] == initial, (
+                f"stock of {product_id} does not add up: {stock} left + {held[product_id]} held"
+                f" != {initial} at the start"
+            )
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same definition, with the transient retries shortened so a test waits seconds: the
+    first try and two retries, a second apart."""
+    monkeypatch.setattr(
+        workflow, "RETRY_TRANSIENT", {"IntervalSeconds": 1, "BackoffRate": 1.0, "MaxAttempts": 2}
+    )
 
 
 @pytest.fixture
