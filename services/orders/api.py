@@ -42,7 +42,13 @@ def _ports() -> OrdersPorts:
     ok={202: Order},
     problems=[409],
     answer_headers=["Location", "Idempotent-Replayed"],
-    links={"getOrder": _BY_ID, "cancelOrder": _BY_ID},
+    # The admin's moves too, so stateful fuzzing chains them from an order just placed.
+    links={
+        "getOrder": _BY_ID,
+        "cancelOrder": _BY_ID,
+        "shipOrder": _BY_ID,
+        "deliverOrder": _BY_ID,
+    },
 )
 def place_order() -> Response:
     """Place an order; it is fulfilled asynchronously (poll GET /orders/{id})."""
@@ -105,7 +111,12 @@ def cancel_order(id: str) -> Response:
 
 
 @bp.post("/orders/<id>/ship")
-@operation("POST /orders/{id}/ship", ok={200: Order}, problems=[409])
+@operation(
+    "POST /orders/{id}/ship",
+    ok={200: Order},
+    problems=[409],
+    links={"deliverOrder": _BY_ID, "getOrder": _BY_ID},
+)
 def ship_order(id: str) -> Response:
     """Mark a CONFIRMED order SHIPPED (admins)."""
     require_admin(current_principal())
