@@ -75,6 +75,7 @@ class Steps:
         order = self._pending(order_id)
         lines = [(line.product_id, line.quantity) for line in order.lines]
         if self.inventory.reserve(order.id, lines).released:
+            self._pending(order.id)  # a customer's cancel gave it back meanwhile: OrderSettled
             raise OrderUndone(order.id, "its stock was given back")
 
     def pay(self, order_id: str) -> None:
@@ -83,6 +84,7 @@ class Steps:
         order = self._pending(order_id)
         charge = self.payments.charge(order.id, order.total, order.currency, order.payment_token)
         if charge.status is ChargeStatus.REFUNDED:
+            self._pending(order.id)  # a customer's cancel refunded it meanwhile: OrderSettled
             raise OrderUndone(order.id, "its charge was refunded")
 
     def confirm(self, order_id: str) -> Order:

@@ -4,6 +4,7 @@ and none acts on an order that has left PENDING."""
 import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -354,6 +355,27 @@ def test_a_pending_order_whose_charge_was_refunded_is_not_charged_again(database
     charge = payments.get(ORDER_ID)
     assert charge is not None
     assert (charge.status, len(payments.refunds)) == (ChargeStatus.REFUNDED, 1)
+
+
+def test_a_charge_refunded_by_a_customers_cancel_during_the_step_is_the_usual_race(
+    database, payments, steps, monkeypatch
+):
+    """Pay found the order PENDING, then the customer's cancel committed and refunded the charge
+    an earlier attempt took: the run settles as any run the customer's cancel beat, not as a
+    failure."""
+    stored(database)
+    steps.pay(ORDER_ID)  # an earlier attempt, whose answer was lost
+    charge = payments.charge
+
+    def charge_after_the_cancel(*arguments: Any) -> Any:
+        steps.cancel(ORDER_ID, CancelReason.CANCELLED_BY_CUSTOMER)
+        steps.refund(ORDER_ID)
+        return charge(*arguments)
+
+    monkeypatch.setattr(payments, "charge", charge_after_the_cancel)
+
+    with pytest.raises(OrderSettled):
+        steps.pay(ORDER_ID)
 
 
 def test_a_product_the_fake_does_not_stock_is_out_of_stock():
